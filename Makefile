@@ -1,0 +1,156 @@
+# PharosVPN top-level build. One GNU Makefile, no generator: every program is
+# a handful of static module libraries plus a main. Variants (MODE) keep their
+# objects apart under build/MODE so a sanitizer build never mixes with release.
+#
+#   make              release binaries into build/release/bin
+#   make test         ASan+UBSan build, unit tests, fuzz-corpus replay, netns tests
+#   make fuzz         libFuzzer targets (clang) into build/fuzz/bin
+#   make fuzz-run     each fuzz target for FUZZ_SECONDS (default 30)
+#   make bench        benchmarks (need root, they build a lab)
+#   make install      PREFIX=/usr/local DESTDIR=
+#   make STATIC=1     statically linked daemons
+MODE      ?= release
+BUILD     ?= build
+OUT       := $(BUILD)/$(MODE)
+PREFIX    ?= /usr/local
+DESTDIR   ?=
+PYTHON    ?= /usr/bin/python3
+FUZZ_SECONDS ?= 30
+VERSION   := $(shell git describe --always --dirty 2>/dev/null || echo 0.0.0)
+
+WARN := -std=c11 -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+        -Wformat=2 -Wimplicit-fallthrough -Wvla -Wno-unused-parameter
+ifneq ($(CI),)
+WARN += -Werror
+endif
+ifneq ($(WERROR),)
+WARN += -Werror
+endif
+
+PKGS := libsodium libcrypto
+ifeq ($(STATIC),1)
+PKG_LIBS := $(shell pkg-config --static --libs $(PKGS))
+LDSTATIC := -static
+else
+PKG_LIBS := $(shell pkg-config --libs $(PKGS))
+endif
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
+
+CPPFLAGS += -D_GNU_SOURCE -Isrc -DPHAROS_VERSION=\"$(VERSION)\" $(PKG_CFLAGS)
+LDLIBS   += $(PKG_LIBS) -lpthread
+
+ifeq ($(MODE),release)
+CC      ?= cc
+CFLAGS  += -O2 -g -fstack-protector-strong -fPIE -D_FORTIFY_SOURCE=2 -fno-strict-aliasing
+LDFLAGS += -pie -Wl,-z,relro,-z,now $(LDSTATIC)
+else ifeq ($(MODE),asan)
+CFLAGS  += -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined -DPHAROS_FAULT_INJECTION
+LDFLAGS += -fsanitize=address,undefined
+else ifeq ($(MODE),tsan)
+CFLAGS  += -O1 -g -fsanitize=thread -DPHAROS_FAULT_INJECTION
+LDFLAGS += -fsanitize=thread
+else ifeq ($(MODE),fuzz)
+CC      := clang
+CFLAGS  += -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined -DPHAROS_FUZZING
+LDFLAGS += -fsanitize=fuzzer,address,undefined
+else ifeq ($(MODE),bench)
+CFLAGS  += -O2 -g -march=native -fno-strict-aliasing
+endif
+CFLAGS := $(WARN) $(CFLAGS)
+
+# Module libraries: every .c in the folder except program mains.
+LIB_SRCS := $(wildcard src/lib/*.c)
+AWG_SRCS := $(wildcard src/awg/*.c)
+AWGD_SRCS := $(wildcard src/pharos-awg/*.c)
+
+obj = $(patsubst %.c,$(OUT)/obj/%.o,$(1))
+LIBPHAROS := $(OUT)/lib/libpharos.a
+LIBAWG    := $(OUT)/lib/libawg.a
+LIBS      := $(LIBAWG) $(LIBPHAROS)
+
+PROGRAMS := $(if $(AWGD_SRCS),$(OUT)/bin/pharos-awg)
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(patsubst tests/unit/%.c,$(OUT)/tests/%,$(UNIT_SRCS))
+FUZZ_SRCS := $(wildcard fuzz/fuzz_*.c)
+FUZZ_BINS := $(patsubst fuzz/%.c,$(OUT)/fuzz/%,$(FUZZ_SRCS))
+REPLAY_BINS := $(patsubst fuzz/%.c,$(OUT)/replay/%,$(FUZZ_SRCS))
+
+.SECONDARY:
+.PHONY: all programs unit-bins test check-unit check-fuzz-corpus check-netns fuzz fuzz-run bench install clean demo deps tsan lab-selftest
+all: programs
+programs: $(PROGRAMS)
+
+$(OUT)/obj/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(LIBPHAROS): $(call obj,$(LIB_SRCS))
+	@mkdir -p $(@D)
+	$(AR) rcs $@ $^
+$(LIBAWG): $(call obj,$(AWG_SRCS))
+	@mkdir -p $(@D)
+	$(AR) rcs $@ $^
+
+$(OUT)/bin/pharos-awg: $(call obj,$(AWGD_SRCS)) $(LIBS)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# Unit tests: one cmocka binary per module, linked against every library.
+$(OUT)/tests/%: $(OUT)/obj/tests/unit/%.o $(OUT)/obj/tests/unit/support.o $(LIBS)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+unit-bins: $(UNIT_BINS)
+
+# Fuzz targets: libFuzzer binaries in MODE=fuzz; in other modes a plain driver
+# that replays the committed corpus, so `make test` re-runs every seed under ASan.
+$(OUT)/fuzz/%: $(OUT)/obj/fuzz/%.o $(LIBS)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+$(OUT)/replay/%: $(OUT)/obj/fuzz/%.o $(OUT)/obj/fuzz/replay_main.o $(LIBS)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+check-unit: $(UNIT_BINS)
+	@fail=0; for t in $(UNIT_BINS); do echo "== $$t"; $$t || fail=1; done; exit $$fail
+
+check-fuzz-corpus: $(REPLAY_BINS)
+	@fail=0; for t in $(REPLAY_BINS); do n=$$(basename $$t); \
+	  $$t fuzz/corpus/$$n || fail=1; done; exit $$fail
+
+check-netns: programs
+	PHAROS_BIN=$(abspath $(OUT)/bin) $(PYTHON) -m pytest -q -p no:cacheprovider tests/netns $(PYTEST_ARGS)
+
+test:
+	$(MAKE) MODE=asan check-unit check-fuzz-corpus
+	$(MAKE) MODE=asan check-netns
+
+tsan:
+	$(MAKE) MODE=tsan check-unit
+
+fuzz:
+	$(MAKE) MODE=fuzz $(patsubst fuzz/%.c,$(BUILD)/fuzz/fuzz/%,$(FUZZ_SRCS))
+
+fuzz-run: fuzz
+	@set -e; for f in $(FUZZ_SRCS); do n=$$(basename $$f .c); mkdir -p $(BUILD)/fuzz/corpus/$$n; \
+	  echo "== $$n ($(FUZZ_SECONDS)s)"; \
+	  $(BUILD)/fuzz/fuzz/$$n -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	    $(BUILD)/fuzz/corpus/$$n fuzz/corpus/$$n 2>&1 | tail -n 4; done
+
+bench:
+	$(MAKE) MODE=bench programs
+	PHAROS_BIN=$(abspath $(BUILD)/bench/bin) bash bench/run-all
+
+lab-selftest:
+	$(PYTHON) -m pytest -q -p no:cacheprovider tests/netns/test_lab.py
+
+install: programs
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 0755 $(PROGRAMS) $(DESTDIR)$(PREFIX)/bin/
+
+deps:
+	bash scripts/deps
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
