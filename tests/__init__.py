@@ -1,0 +1,1 @@
+# Makes `python3 -m tests.lab` work from the repository root.
