@@ -1,7 +1,8 @@
 /* Noise_IKpsk2 handshake for WireGuard (specs/awg.md §1.3), as a core that
  * performs no I/O and reads no clock: callers pass `now` and timestamps, and
  * own index allocation, peer lookup and sending. Key material is wiped on
- * every path. All functions return 0 or a negative code (lib/err.h). */
+ * every path. All functions return 0 or a negative code (lib/err.h).
+ * libsodium must have been initialised (sodium_init()) before any call. */
 #ifndef PHAROS_AWG_NOISE_H
 #define PHAROS_AWG_NOISE_H
 
@@ -104,7 +105,8 @@ int noise_consume_initiation_begin(const struct noise_identity *id, const struct
 /* Stage two, with the peer found for st->remote_static: decrypts the timestamp,
  * requires it strictly greater than hs->latest_timestamp (ERR_REPLAY) and the
  * previous accepted initiation older than 20 ms (ERR_REPLAY, flood), then
- * stores the state in hs (NOISE_HS_CONSUMED_INITIATION). Wipes st. */
+ * stores the state in hs (NOISE_HS_CONSUMED_INITIATION). Wipes st. hs is
+ * untouched on any error; ERR_NOTFOUND if pk is not st->remote_static's peer. */
 int noise_consume_initiation_finish(struct noise_handshake *hs, const struct noise_peer_keys *pk,
                                     struct noise_initiation_state *st, const struct msg_initiation *msg,
                                     uint64_t now_ns) WUR;

@@ -1,0 +1,376 @@
+/* Everything that arrives on a UDP socket. The rx thread classifies each
+ * datagram (AmneziaWG, specs/awg.md §2.4), decrypts transport data in place
+ * and writes it to the TUN device, and queues handshake messages for the
+ * control thread, which processes them in handshake_process(). */
+#include "awg/devpriv.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/udp.h>
+#include <sodium.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include "awg/allowedips.h"
+#include "lib/log.h"
+#include "lib/mem.h"
+
+#ifndef UDP_GRO
+#define UDP_GRO 104
+#endif
+
+#define RX_VNET_HDR 10 /* zeroed virtio_net_hdr written before each packet when the TUN uses one */
+
+struct rx_msg {
+	uint8_t *data;
+	size_t len;
+	int sock;
+	union endpoint src;
+	struct addr local;
+};
+
+static void enqueue_handshake(struct device *dev, const struct rx_msg *m, int type, size_t prefix)
+{
+	size_t len = m->len - prefix;
+	pthread_mutex_lock(&dev->hs_lock);
+	if (dev->hs_count == DEV_HS_QUEUE) {
+		pthread_mutex_unlock(&dev->hs_lock);
+		atomic_fetch_add(&dev->hs_dropped, 1);
+		return;
+	}
+	struct hs_item *it = &dev->hs_queue[(dev->hs_head + dev->hs_count) % DEV_HS_QUEUE];
+	it->len = (uint16_t)len;
+	it->type = (uint8_t)type;
+	it->sock = m->sock;
+	it->src = m->src;
+	it->local = m->local;
+	memcpy(it->data, m->data + prefix, len);
+	dev->hs_count++;
+	pthread_mutex_unlock(&dev->hs_lock);
+	dev_wake(dev);
+}
+
+/* Promotes a responder's "next" keypair on its first authenticated packet
+ * (key confirmation, specs/awg.md §1.6). The rx thread is the only reader of
+ * the index table under the read lock, so it may retire the old keypair here. */
+static void confirm_keypair(struct device *dev, struct peer *p, struct keypair *kp, uint64_t now)
+{
+	struct keypair *old = NULL;
+	pthread_mutex_lock(&p->lock);
+	if (p->kp_next == kp) {
+		old = p->kp_prev;
+		p->kp_prev = p->kp_cur;
+		p->kp_cur = kp;
+		p->kp_next = NULL;
+	}
+	pthread_mutex_unlock(&p->lock);
+	if (old) {
+		index_remove(dev, old->keys.local_index);
+		sodium_memzero(old, sizeof(*old));
+		mem_free(old);
+	}
+	kp->confirmed = true;
+	/* The control thread sends what was staged while we waited. */
+	atomic_store(&p->want_flush, true);
+	atomic_store(&dev->scan_requested, true);
+	dev_wake(dev);
+}
+
+/* Length of the inner IP packet, or 0 if malformed. */
+static size_t inner_len(const uint8_t *pkt, size_t len)
+{
+	if (len >= 20 && pkt[0] >> 4 == 4) {
+		size_t tl = (size_t)pkt[2] << 8 | pkt[3];
+		return tl >= 20 && tl <= len ? tl : 0;
+	}
+	if (len >= 40 && pkt[0] >> 4 == 6) {
+		size_t tl = ((size_t)pkt[4] << 8 | pkt[5]) + 40;
+		return tl <= len ? tl : 0;
+	}
+	return 0;
+}
+
+static void rx_data(struct device *dev, struct rx_msg *m, size_t prefix, uint64_t now)
+{
+	uint8_t *msg = m->data + prefix;
+	size_t len = m->len - prefix;
+	struct index_entry *e = index_lookup(dev, le32_read(msg + 4));
+	if (!e || !e->keypair) {
+		atomic_fetch_add(&dev->drops_no_key, 1);
+		return;
+	}
+	/* The index table's keypair pointers are stable while we hold the read
+	 * lock: keypairs are freed only under the write lock, or here on the rx
+	 * thread, which is the table's only reader under the read lock. */
+	struct keypair *kp = e->keypair;
+	struct peer *p = e->peer;
+	if (now - kp->birth_ns >= REJECT_AFTER_TIME_NS) {
+		atomic_fetch_add(&dev->drops_no_key, 1);
+		return;
+	}
+	uint64_t counter = le64_read(msg + 8);
+	uint8_t *pt = msg + sizeof(struct msg_data);
+	if (noise_open(pt, pt, len - sizeof(struct msg_data), counter, kp->keys.recv_key) < 0) {
+		atomic_fetch_add(&dev->drops_bad_packet, 1);
+		return;
+	}
+	if (!replay_check(&kp->replay, counter)) {
+		atomic_fetch_add(&dev->drops_replay, 1);
+		return;
+	}
+	size_t plen = len - sizeof(struct msg_data) - NOISE_AUTHTAG_LEN;
+
+	/* Authenticated: the facts the timers need, roaming, key confirmation. */
+	atomic_store_explicit(&p->t_auth_received, now, memory_order_relaxed);
+	atomic_fetch_add_explicit(&p->rx_bytes, m->len, memory_order_relaxed);
+	if (!kp->confirmed)
+		confirm_keypair(dev, p, kp, now);
+	if (!p->has_endpoint || !endpoint_equal(&p->ep.remote, &m->src) || p->ep.sock != m->sock) {
+		bool roamed = p->has_endpoint && !endpoint_equal(&p->ep.remote, &m->src);
+		peer_set_endpoint(p, &m->src, &m->local, m->sock);
+		if (roamed)
+			dev_emit(dev, DEV_EVENT_ENDPOINT, p);
+	}
+	if (kp->keys.is_initiator && kp == p->kp_cur &&
+	    now - kp->birth_ns > REJECT_AFTER_TIME_NS - KEEPALIVE_TIMEOUT_NS - REKEY_TIMEOUT_NS &&
+	    !atomic_exchange(&p->want_handshake, true))
+		dev_wake(dev);
+	if (plen == 0)
+		return; /* keepalive */
+	atomic_store_explicit(&p->t_data_received, now, memory_order_relaxed);
+
+	size_t ilen = inner_len(pt, plen);
+	if (!ilen) {
+		atomic_fetch_add(&dev->drops_bad_packet, 1);
+		return;
+	}
+	/* Cryptokey routing: the inner source must belong to the sending peer. */
+	int fam = pt[0] >> 4 == 4 ? AF_INET : AF_INET6;
+	if (allowedips_lookup(dev->aips, fam, fam == AF_INET ? pt + 12 : pt + 8) != p) {
+		atomic_fetch_add(&dev->drops_no_peer, 1);
+		return;
+	}
+	if (dev->forward_fn && dev->forward_fn(dev->forward_ctx, dev, p, pt, ilen))
+		return;
+	if (dev->tun_fd < 0)
+		return;
+	ssize_t w;
+	if (dev->tun_vnet) {
+		/* The header area in front of the plaintext is free: put a zeroed
+		 * virtio_net_hdr there (no offload for this packet). */
+		memset(pt - RX_VNET_HDR, 0, RX_VNET_HDR);
+		w = write(dev->tun_fd, pt - RX_VNET_HDR, ilen + RX_VNET_HDR);
+	} else {
+		w = write(dev->tun_fd, pt, ilen);
+	}
+	if (w < 0)
+		atomic_fetch_add(&dev->drops_bad_packet, 1);
+}
+
+static void rx_one(struct device *dev, struct rx_msg *m, uint64_t now)
+{
+	size_t prefix;
+	int type = obf_classify(&dev->obf, m->data, m->len, &prefix);
+	switch (type) {
+	case MSG_INITIATION:
+	case MSG_RESPONSE:
+	case MSG_COOKIE:
+		enqueue_handshake(dev, m, type, prefix);
+		break;
+	case MSG_DATA:
+		rx_data(dev, m, prefix, now);
+		break;
+	default:
+		/* Junk, I-packets, probes: dropped without a trace (specs/awg.md §2.4). */
+		break;
+	}
+}
+
+static void parse_cmsgs(struct msghdr *mh, struct addr *local, uint16_t *gro)
+{
+	memset(local, 0, sizeof(*local));
+	*gro = 0;
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
+		if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
+			struct in_pktinfo pi;
+			memcpy(&pi, CMSG_DATA(c), sizeof(pi));
+			local->family = AF_INET;
+			memcpy(local->bytes, &pi.ipi_addr, 4);
+		} else if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO) {
+			struct in6_pktinfo pi;
+			memcpy(&pi, CMSG_DATA(c), sizeof(pi));
+			local->family = AF_INET6;
+			memcpy(local->bytes, &pi.ipi6_addr, 16);
+		} else if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO) {
+			int v;
+			memcpy(&v, CMSG_DATA(c), sizeof(v));
+			*gro = (uint16_t)v;
+		}
+	}
+}
+
+/* Buffers: datagram i is received RX_HEADROOM bytes into bufs[i] so that the
+ * plaintext always has room for a virtio header in front. */
+#define RX_HEADROOM 64
+
+void *rx_thread_main(void *arg)
+{
+	struct device *dev = arg;
+	uint8_t *bufs[DEV_BATCH] = { 0 };
+	struct mmsghdr msgs[DEV_BATCH];
+	struct iovec iov[DEV_BATCH];
+	union endpoint names[DEV_BATCH];
+	union {
+		char buf[CMSG_SPACE(sizeof(struct in6_pktinfo)) + CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} cbuf[DEV_BATCH];
+	struct epoll_event evs[16];
+
+	for (int i = 0; i < DEV_BATCH; i++)
+		if (!(bufs[i] = mem_alloc(DEV_BUF_SIZE)))
+			goto out;
+	while (!atomic_load(&dev->stopping)) {
+		int ne = epoll_wait(dev->rx_epoll, evs, 16, 500);
+		if (ne < 0 && errno != EINTR)
+			break;
+		for (int k = 0; k < ne; k++) {
+			if (evs[k].data.u32 == UINT32_MAX)
+				goto out; /* stop */
+			pthread_rwlock_rdlock(&dev->lock);
+			int s = (int)evs[k].data.u32;
+			int fd = s < dev->nsocks ? dev->socks[s].fd : -1;
+			for (int rounds = 0; fd >= 0 && rounds < 8; rounds++) {
+				for (int i = 0; i < DEV_BATCH; i++) {
+					iov[i].iov_base = bufs[i] + RX_HEADROOM;
+					iov[i].iov_len = DEV_BUF_SIZE - RX_HEADROOM;
+					memset(&msgs[i].msg_hdr, 0, sizeof(msgs[i].msg_hdr));
+					msgs[i].msg_hdr.msg_name = &names[i];
+					msgs[i].msg_hdr.msg_namelen = sizeof(names[i]);
+					msgs[i].msg_hdr.msg_iov = &iov[i];
+					msgs[i].msg_hdr.msg_iovlen = 1;
+					msgs[i].msg_hdr.msg_control = cbuf[i].buf;
+					msgs[i].msg_hdr.msg_controllen = sizeof(cbuf[i].buf);
+				}
+				int n = recvmmsg(fd, msgs, DEV_BATCH, MSG_DONTWAIT, NULL);
+				if (n <= 0)
+					break;
+				uint64_t now = dev_now();
+				for (int i = 0; i < n; i++) {
+					struct rx_msg m = { .sock = s };
+					uint16_t gro;
+					parse_cmsgs(&msgs[i].msg_hdr, &m.local, &gro);
+					if (endpoint_from_sockaddr(&m.src, &names[i].sa, msgs[i].msg_hdr.msg_namelen) < 0)
+						continue;
+					size_t total = msgs[i].msg_len;
+					size_t seg = gro && gro < total ? gro : total;
+					/* A GRO read carries several datagrams of size seg (the last
+					 * may be shorter); each is classified on its own. Decrypting
+					 * in place is safe: a segment's plaintext never reaches past
+					 * its own bytes, and the vnet header we write in front lands
+					 * in the previous segment's already-processed bytes. */
+					for (size_t off = 0; off < total; off += seg) {
+						m.data = bufs[i] + RX_HEADROOM + off;
+						m.len = total - off < seg ? total - off : seg;
+						rx_one(dev, &m, now);
+					}
+				}
+				if (n < DEV_BATCH)
+					break;
+			}
+			pthread_rwlock_unlock(&dev->lock);
+		}
+	}
+out:
+	for (int i = 0; i < DEV_BATCH; i++)
+		mem_free(bufs[i]);
+	device_request_stop(dev);
+	return NULL;
+}
+
+/* ---- control thread: handshake messages ---- */
+
+static size_t src_bytes(const union endpoint *e, uint8_t out[18])
+{
+	if (e->sa.sa_family == AF_INET) {
+		memcpy(out, &e->in4.sin_addr, 4);
+		memcpy(out + 4, &e->in4.sin_port, 2);
+		return 6;
+	}
+	memcpy(out, &e->in6.sin6_addr, 16);
+	memcpy(out + 16, &e->in6.sin6_port, 2);
+	return 18;
+}
+
+/* Called with the device write lock held. */
+void handshake_process(struct device *dev, struct hs_item *it, uint64_t now, bool under_load)
+{
+	uint8_t src[18];
+	size_t slen = src_bytes(&it->src, src);
+
+	if (it->type == MSG_COOKIE) {
+		struct msg_cookie *c = (struct msg_cookie *)it->data;
+		struct index_entry *e = index_lookup(dev, le32_read(&c->receiver_index));
+		if (e && cookie_consume_reply(&e->peer->cookie, e->peer->nkeys.cookie_key, c, now) == 0)
+			log_debug("received cookie reply");
+		return;
+	}
+	enum cookie_mac_state ms = cookie_validate(&dev->cookies, it->data, it->len, src, slen, under_load, now);
+	if (ms == COOKIE_MAC_INVALID)
+		return;
+	if (under_load && ms != COOKIE_MAC_VALID_WITH_COOKIE) {
+		send_cookie_reply(dev, it, le32_read(it->data + 4), now);
+		return;
+	}
+	/* MACs covered the on-wire AWG type; the Noise core sees the standard one. */
+	le32_write(it->data, (uint32_t)it->type);
+
+	if (it->type == MSG_INITIATION) {
+		struct msg_initiation *msg = (struct msg_initiation *)it->data;
+		struct noise_initiation_state st;
+		if (noise_consume_initiation_begin(&dev->id, msg, &st) < 0)
+			return;
+		struct peer *p = peer_lookup(dev, st.remote_static);
+		if (!p) {
+			sodium_memzero(&st, sizeof(st));
+			return;
+		}
+		/* If we had an initiation of our own in flight (both sides started at
+		 * once), answering theirs replaces it: free its index. */
+		uint32_t ours = p->hs.state == NOISE_HS_CREATED_INITIATION ? p->hs.local_index : 0;
+		if (noise_consume_initiation_finish(&p->hs, &p->nkeys, &st, msg, now) < 0)
+			return;
+		if (ours) {
+			struct index_entry *e = index_lookup(dev, ours);
+			if (e && !e->keypair)
+				index_remove(dev, ours);
+		}
+		peer_set_endpoint(p, &it->src, &it->local, it->sock);
+		atomic_store(&p->t_auth_received, now);
+		send_handshake_response(dev, p, now);
+		return;
+	}
+	if (it->type == MSG_RESPONSE) {
+		struct msg_response *msg = (struct msg_response *)it->data;
+		struct index_entry *e = index_lookup(dev, le32_read(&msg->receiver_index));
+		if (!e || e->keypair)
+			return;
+		struct peer *p = e->peer;
+		if (p->hs.state != NOISE_HS_CREATED_INITIATION || p->hs.local_index != e->index)
+			return;
+		if (noise_consume_response(&p->hs, &dev->id, &p->nkeys, msg) < 0)
+			return;
+		struct noise_keys keys;
+		if (noise_derive_keys(&p->hs, &keys) < 0)
+			return;
+		int rc = peer_install_keypair(dev, p, &keys, now);
+		sodium_memzero(&keys, sizeof(keys));
+		if (rc < 0)
+			return;
+		peer_set_endpoint(p, &it->src, &it->local, it->sock);
+		atomic_store(&p->t_auth_received, now);
+		timers_handshake_complete(dev, p, now);
+		dev_emit(dev, DEV_EVENT_HANDSHAKE, p);
+		send_staged(dev, p, now);
+	}
+}

@@ -1,0 +1,441 @@
+/* Everything that leaves a UDP socket: encrypted transport data (tx thread),
+ * and handshake messages, cookie replies, junk and I-packets (control thread).
+ * AmneziaWG framing (specs/awg.md §2.3): the on-wire type is written before
+ * the MACs are computed; the random prefix is added after them. */
+#include "awg/devpriv.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <sodium.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "awg/allowedips.h"
+#include "lib/log.h"
+#include "lib/mem.h"
+
+/* Bytes reserved in front of every packet the tx thread reads, so the header
+ * and an S4 prefix can be written in place without moving the packet. */
+#define TX_HEADROOM 512
+#define TX_TAILROOM 64
+
+static size_t padded_len(size_t len, uint32_t mtu)
+{
+	size_t p = (len + MSG_PADDING_MULTIPLE - 1) & ~(size_t)(MSG_PADDING_MULTIPLE - 1);
+	if (len <= mtu && p > mtu)
+		p = mtu;
+	return p < len ? len : p;
+}
+
+/* Records a fact for the timers; a relaxed store is enough (timers read them
+ * on the control thread with a 100 ms tick). */
+static inline void fact(_Atomic uint64_t *t, uint64_t now)
+{
+	atomic_store_explicit(t, now, memory_order_relaxed);
+}
+
+static void stage(struct device *dev, struct peer *p, const struct iovec *pkts, unsigned n)
+{
+	/* Caller holds p->lock. Keep the newest MAX_STAGED_PACKETS. */
+	for (unsigned i = 0; i < n; i++) {
+		if (pkts[i].iov_len > UINT16_MAX)
+			continue;
+		struct staged_packet *sp = mem_alloc(sizeof(*sp) + pkts[i].iov_len);
+		if (!sp) {
+			atomic_fetch_add(&dev->drops_staged, 1);
+			continue;
+		}
+		sp->len = (uint16_t)pkts[i].iov_len;
+		memcpy(sp->data, pkts[i].iov_base, pkts[i].iov_len);
+		if (p->staged_count == MAX_STAGED_PACKETS) {
+			mem_free(p->staged[p->staged_head]);
+			p->staged_head = (p->staged_head + 1) % MAX_STAGED_PACKETS;
+			p->staged_count--;
+			atomic_fetch_add(&dev->drops_staged, 1);
+		}
+		p->staged[(p->staged_head + p->staged_count) % MAX_STAGED_PACKETS] = sp;
+		p->staged_count++;
+	}
+}
+
+/* Encrypts n inner packets for one peer and sends them. Each pkts[i].iov_base
+ * must have TX_HEADROOM writable bytes before it and TX_TAILROOM after its
+ * length when S4 + 16 <= TX_HEADROOM (else the slow copying path is used).
+ * Caller holds the device lock (read or write). */
+int send_packets(struct device *dev, struct peer *p, struct iovec *pkts, unsigned n, uint64_t now)
+{
+	struct keypair *kp;
+	struct peer_endpoint ep;
+	uint64_t c0;
+	bool has_ep;
+
+	pthread_mutex_lock(&p->lock);
+	kp = p->kp_cur;
+	if (!kp || now - kp->birth_ns >= REJECT_AFTER_TIME_NS ||
+	    atomic_load(&kp->send_counter) >= REJECT_AFTER_MESSAGES - n) {
+		stage(dev, p, pkts, n);
+		pthread_mutex_unlock(&p->lock);
+		atomic_store(&p->want_handshake, true);
+		dev_wake(dev);
+		return 0;
+	}
+	c0 = atomic_fetch_add(&kp->send_counter, n);
+	has_ep = p->has_endpoint;
+	ep = p->ep;
+	pthread_mutex_unlock(&p->lock);
+	if (!has_ep) {
+		atomic_fetch_add(&dev->drops_no_peer, n);
+		return -EDESTADDRREQ;
+	}
+	if (c0 + n > REKEY_AFTER_MESSAGES ||
+	    (kp->keys.is_initiator && now - kp->birth_ns > dev_scaled(dev, REKEY_AFTER_TIME_NS))) {
+		if (!atomic_exchange(&p->want_handshake, true))
+			dev_wake(dev);
+	}
+
+	const uint32_t s4 = obf_prefix_len(&dev->obf, MSG_DATA);
+	const size_t hdr = s4 + sizeof(struct msg_data);
+	struct iovec out[DEV_BATCH];
+	uint8_t *slow = NULL;
+	uint64_t bytes = 0;
+	bool data = false;
+	unsigned m = 0;
+	int rc = 0;
+
+	if (hdr > TX_HEADROOM) {
+		slow = mem_alloc((size_t)n * (hdr + dev->mtu + 64));
+		if (!slow)
+			return -ENOMEM;
+	}
+	for (unsigned i = 0; i < n; i++) {
+		size_t len = pkts[i].iov_len, plen = padded_len(len, dev->mtu);
+		uint8_t *pt = pkts[i].iov_base, *dg;
+		if (slow) {
+			dg = slow + (size_t)i * (hdr + dev->mtu + 64);
+			memcpy(dg + hdr, pt, len);
+		} else {
+			dg = pt - hdr;
+		}
+		memset(dg + hdr + len, 0, plen - len);
+		obf_fill_random(dg, s4);
+		struct msg_data *md = (struct msg_data *)(dg + s4);
+		le32_write(&md->type, obf_header_value(&dev->obf, MSG_DATA));
+		le32_write(&md->receiver_index, kp->keys.remote_index);
+		le64_write(&md->counter, c0 + i);
+		noise_seal(md->encrypted_data, dg + hdr, plen, c0 + i, kp->keys.send_key);
+		out[m].iov_base = dg;
+		out[m].iov_len = hdr + plen + NOISE_AUTHTAG_LEN;
+		bytes += out[m].iov_len;
+		data |= len > 0;
+		m++;
+		if (m == DEV_BATCH || i + 1 == n) {
+			/* Runs of equal length (the last may be shorter) go out as one
+			 * UDP GSO send. */
+			unsigned s = 0;
+			while (s < m) {
+				unsigned e = s + 1;
+				while (e < m && out[e].iov_len == out[s].iov_len)
+					e++;
+				if (e < m && out[e].iov_len < out[s].iov_len)
+					e++;
+				uint16_t gso = e - s > 1 && atomic_load(&dev->gso_ok) ? (uint16_t)out[s].iov_len : 0;
+				int r = udp_send_raw(dev, &ep, &out[s], e - s, gso);
+				if (r == -EIO && gso) {
+					atomic_store(&dev->gso_ok, false);
+					r = udp_send_raw(dev, &ep, &out[s], e - s, 0);
+				}
+				if (r < 0)
+					rc = r;
+				s = e;
+			}
+			m = 0;
+		}
+	}
+	if (slow)
+		mem_free_secret(slow, (size_t)n * (hdr + dev->mtu + 64));
+	atomic_fetch_add(&p->tx_bytes, bytes);
+	fact(&p->t_auth_sent, now);
+	if (data)
+		fact(&p->t_data_sent, now);
+	return rc;
+}
+
+void send_keepalive(struct device *dev, struct peer *p, uint64_t now)
+{
+	uint8_t buf[TX_HEADROOM + TX_TAILROOM];
+	struct iovec iov = { .iov_base = buf + TX_HEADROOM, .iov_len = 0 };
+	(void)send_packets(dev, p, &iov, 1, now);
+}
+
+/* Sends what was staged while there was no usable keypair (control thread,
+ * write lock held). If nothing was staged, a keepalive confirms the keys. */
+void send_staged(struct device *dev, struct peer *p, uint64_t now)
+{
+	struct staged_packet *sp[MAX_STAGED_PACKETS];
+	unsigned n = 0;
+	pthread_mutex_lock(&p->lock);
+	while (p->staged_count) {
+		sp[n++] = p->staged[p->staged_head];
+		p->staged[p->staged_head] = NULL;
+		p->staged_head = (p->staged_head + 1) % MAX_STAGED_PACKETS;
+		p->staged_count--;
+	}
+	pthread_mutex_unlock(&p->lock);
+	if (!n) {
+		send_keepalive(dev, p, now);
+		return;
+	}
+	uint8_t *buf = mem_alloc(TX_HEADROOM + 65535 + TX_TAILROOM);
+	for (unsigned i = 0; i < n; i++) {
+		if (buf) {
+			memcpy(buf + TX_HEADROOM, sp[i]->data, sp[i]->len);
+			struct iovec iov = { .iov_base = buf + TX_HEADROOM, .iov_len = sp[i]->len };
+			(void)send_packets(dev, p, &iov, 1, now);
+		}
+		mem_free(sp[i]);
+	}
+	mem_free(buf);
+}
+
+/* Sends a handshake message with its AWG prefix. */
+static void send_handshake_dgram(struct device *dev, struct peer *p, int type, const void *msg, size_t len)
+{
+	struct peer_endpoint ep;
+	if (!peer_get_endpoint(p, &ep))
+		return;
+	uint32_t s = obf_prefix_len(&dev->obf, type);
+	uint8_t *buf = mem_alloc(s + len);
+	if (!buf)
+		return;
+	obf_fill_random(buf, s);
+	memcpy(buf + s, msg, len);
+	struct iovec iov = { .iov_base = buf, .iov_len = s + len };
+	(void)udp_send_raw(dev, &ep, &iov, 1, 0);
+	mem_free(buf);
+	atomic_fetch_add(&p->tx_bytes, s + len);
+}
+
+/* I1..I5 then Jc junk datagrams, sent before every initiation (specs/awg.md §2.3). */
+static void send_junk(struct device *dev, const struct peer_endpoint *ep)
+{
+	struct iovec iov[OBF_TEMPLATES + OBF_MAX_JC];
+	uint8_t *bufs[OBF_TEMPLATES + OBF_MAX_JC];
+	unsigned n = 0;
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	uint32_t counter = randombytes_random();
+
+	for (int i = 0; i < OBF_TEMPLATES; i++) {
+		const struct obf_template *t = dev->obf.i[i];
+		if (!t)
+			continue;
+		size_t len = obf_template_len(t);
+		if (!len || !(bufs[n] = mem_alloc(len)))
+			continue;
+		iov[n].iov_len = obf_template_render(t, bufs[n], len, (uint32_t)ts.tv_sec, counter++);
+		iov[n].iov_base = bufs[n];
+		n++;
+	}
+	uint32_t jc = obf_junk_count(&dev->obf);
+	for (uint32_t j = 0; j < jc && n < OBF_TEMPLATES + OBF_MAX_JC; j++) {
+		uint32_t len = obf_junk_len(&dev->obf);
+		if (!len || !(bufs[n] = mem_alloc(len)))
+			continue;
+		obf_fill_random(bufs[n], len);
+		iov[n].iov_base = bufs[n];
+		iov[n].iov_len = len;
+		n++;
+	}
+	for (unsigned i = 0; i < n; i++)
+		(void)udp_send_raw(dev, ep, &iov[i], 1, 0);
+	for (unsigned i = 0; i < n; i++)
+		mem_free(bufs[i]);
+}
+
+void send_handshake_initiation(struct device *dev, struct peer *p, uint64_t now)
+{
+	struct msg_initiation msg;
+	uint8_t ts[NOISE_TIMESTAMP_LEN];
+	struct peer_endpoint ep;
+	int64_t sec, nsec;
+
+	if (!dev->id.has_key || !peer_get_endpoint(p, &ep))
+		return;
+	if (p->hs.state != NOISE_HS_ZEROED && p->hs.local_index) {
+		struct index_entry *e = index_lookup(dev, p->hs.local_index);
+		if (e && !e->keypair)
+			index_remove(dev, p->hs.local_index);
+	}
+	uint32_t idx = 0;
+	if (index_add(dev, p, NULL, &idx) < 0)
+		return;
+	dev_wallclock(&sec, &nsec);
+	noise_tai64n(ts, (uint64_t)sec, (uint32_t)nsec);
+	if (noise_create_initiation(&p->hs, &dev->id, &p->nkeys, idx, ts, NULL, &msg) < 0) {
+		index_remove(dev, idx);
+		return;
+	}
+	le32_write(&msg.type, obf_header_value(&dev->obf, MSG_INITIATION));
+	cookie_add_macs(&p->cookie, p->nkeys.mac1_key, (uint8_t *)&msg, sizeof(msg), now);
+	send_junk(dev, &ep);
+	send_handshake_dgram(dev, p, MSG_INITIATION, &msg, sizeof(msg));
+	sodium_memzero(&msg, sizeof(msg));
+	p->t_initiation_sent = now;
+	fact(&p->t_auth_sent, now);
+	log_debug("sent handshake initiation (index %u)", idx);
+}
+
+void send_handshake_response(struct device *dev, struct peer *p, uint64_t now)
+{
+	struct msg_response msg;
+	struct noise_keys keys;
+	uint32_t idx = 0;
+
+	if (index_add(dev, p, NULL, &idx) < 0)
+		return;
+	if (noise_create_response(&p->hs, &dev->id, &p->nkeys, idx, NULL, &msg) < 0 ||
+	    noise_derive_keys(&p->hs, &keys) < 0) {
+		index_remove(dev, idx);
+		return;
+	}
+	le32_write(&msg.type, obf_header_value(&dev->obf, MSG_RESPONSE));
+	cookie_add_macs(&p->cookie, p->nkeys.mac1_key, (uint8_t *)&msg, sizeof(msg), now);
+	if (peer_install_keypair(dev, p, &keys, now) < 0)
+		index_remove(dev, idx);
+	else
+		send_handshake_dgram(dev, p, MSG_RESPONSE, &msg, sizeof(msg));
+	sodium_memzero(&keys, sizeof(keys));
+	fact(&p->t_auth_sent, now);
+	dev_emit(dev, DEV_EVENT_HANDSHAKE, p);
+}
+
+void send_cookie_reply(struct device *dev, const struct hs_item *it, uint32_t sender_index, uint64_t now)
+{
+	struct msg_cookie msg;
+	uint8_t src[18];
+	size_t slen;
+	if (it->src.sa.sa_family == AF_INET) {
+		memcpy(src, &it->src.in4.sin_addr, 4);
+		memcpy(src + 4, &it->src.in4.sin_port, 2);
+		slen = 6;
+	} else {
+		memcpy(src, &it->src.in6.sin6_addr, 16);
+		memcpy(src + 16, &it->src.in6.sin6_port, 2);
+		slen = 18;
+	}
+	if (cookie_create_reply(&dev->cookies, &msg, it->data, it->len, sender_index, src, slen, NULL, now) < 0)
+		return;
+	le32_write(&msg.type, obf_header_value(&dev->obf, MSG_COOKIE));
+	uint32_t s = obf_prefix_len(&dev->obf, MSG_COOKIE);
+	uint8_t buf[OBF_MAX_PREFIX + sizeof(msg)];
+	obf_fill_random(buf, s);
+	memcpy(buf + s, &msg, sizeof(msg));
+	struct iovec iov = { .iov_base = buf, .iov_len = s + sizeof(msg) };
+	struct peer_endpoint ep = { .remote = it->src, .local = it->local, .sock = it->sock };
+	(void)udp_send_raw(dev, &ep, &iov, 1, 0);
+}
+
+/* ---- tx thread: TUN -> peers ---- */
+
+static struct peer *route_lookup(struct device *dev, const uint8_t *pkt, size_t len)
+{
+	if (len >= 20 && pkt[0] >> 4 == 4)
+		return allowedips_lookup(dev->aips, AF_INET, pkt + 16);
+	if (len >= 40 && pkt[0] >> 4 == 6)
+		return allowedips_lookup(dev->aips, AF_INET6, pkt + 24);
+	return NULL;
+}
+
+/* Waits for the TUN to become readable. 1: readable, 0: stop requested,
+ * negative: the device went away. */
+static int tx_wait(struct device *dev)
+{
+	struct pollfd pf[2] = { { .fd = dev->tun_fd, .events = POLLIN }, { .fd = dev->stop_fd, .events = POLLIN } };
+	for (;;) {
+		int r = poll(pf, 2, -1);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -errno;
+		if (pf[1].revents)
+			return 0;
+		if (pf[0].revents & (POLLERR | POLLHUP | POLLNVAL))
+			return -ENODEV;
+		return 1;
+	}
+}
+
+/* Reads up to DEV_BATCH inner packets (the TUN fd is non-blocking). Each
+ * packet lands TX_HEADROOM bytes into its own buffer. */
+static int tx_read(struct device *dev, uint8_t **bufs, struct iovec *pkts)
+{
+	int n = 0;
+	while (n < DEV_BATCH) {
+		uint8_t *b = bufs[n] + TX_HEADROOM;
+		ssize_t len = read(dev->tun_fd, b, DEV_BUF_SIZE - TX_HEADROOM - TX_TAILROOM);
+		if (len < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN)
+				break;
+			return n ? n : -errno;
+		}
+		if (len == 0)
+			continue;
+		pkts[n].iov_base = b;
+		pkts[n].iov_len = (size_t)len;
+		n++;
+	}
+	return n;
+}
+
+void *tx_thread_main(void *arg)
+{
+	struct device *dev = arg;
+	uint8_t *bufs[DEV_BATCH] = { 0 };
+	struct iovec pkts[DEV_BATCH];
+	struct peer *dst[DEV_BATCH];
+
+	for (int i = 0; i < DEV_BATCH; i++)
+		if (!(bufs[i] = mem_alloc(DEV_BUF_SIZE)))
+			goto out;
+	for (;;) {
+		int r = tx_wait(dev);
+		if (r <= 0) {
+			if (r < 0)
+				log_error("%s: TUN device failed (%s), stopping", dev->ifname, err_str(r));
+			break;
+		}
+		int n = tx_read(dev, bufs, pkts);
+		if (n < 0) {
+			log_error("%s: reading the TUN device failed (%s), stopping", dev->ifname, err_str(n));
+			break;
+		}
+		if (!n)
+			continue;
+		uint64_t now = dev_now();
+		pthread_rwlock_rdlock(&dev->lock);
+		for (int i = 0; i < n; i++) {
+			dst[i] = route_lookup(dev, pkts[i].iov_base, pkts[i].iov_len);
+			if (!dst[i])
+				atomic_fetch_add(&dev->drops_no_peer, 1);
+		}
+		/* Consecutive packets for the same peer are encrypted and sent as one
+		 * batch (and one GSO send where sizes allow). */
+		for (int i = 0; i < n;) {
+			int j = i + 1;
+			while (j < n && dst[j] == dst[i])
+				j++;
+			if (dst[i])
+				(void)send_packets(dev, dst[i], &pkts[i], (unsigned)(j - i), now);
+			i = j;
+		}
+		pthread_rwlock_unlock(&dev->lock);
+	}
+out:
+	for (int i = 0; i < DEV_BATCH; i++)
+		mem_free(bufs[i]);
+	device_request_stop(dev);
+	return NULL;
+}

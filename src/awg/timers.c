@@ -1,0 +1,129 @@
+/* WireGuard's timers (specs/awg.md §1.7), decided in one place. The data
+ * threads only record facts (t_data_sent, t_auth_received, ...) with relaxed
+ * stores; this file runs on the control thread, on every tick (100 ms) and on
+ * wake-ups, and turns the facts into actions. Because every rule compares
+ * timestamps, no per-packet timer arming is needed on the data path.
+ * Durations are multiplied by dev->timer_scale (tests shrink them). */
+#include "awg/devpriv.h"
+
+#include <sodium.h>
+#include <string.h>
+
+#include "lib/log.h"
+
+static uint64_t jitter(void)
+{
+	return randombytes_uniform((uint32_t)(REKEY_TIMEOUT_JITTER_MAX_NS / NSEC_PER_MSEC)) * NSEC_PER_MSEC;
+}
+
+static uint64_t ld(_Atomic uint64_t *t)
+{
+	return atomic_load_explicit(t, memory_order_relaxed);
+}
+
+static void start_handshake(struct device *dev, struct peer *p, uint64_t now, bool retry)
+{
+	if (!retry)
+		p->handshake_attempts = 0;
+	send_handshake_initiation(dev, p, now);
+	p->retransmit_at = now + dev_scaled(dev, REKEY_TIMEOUT_NS) + jitter();
+}
+
+void timers_handshake_complete(struct device *dev, struct peer *p, uint64_t now)
+{
+	int64_t sec, nsec;
+	p->retransmit_at = 0;
+	p->handshake_attempts = 0;
+	p->expired_reported = false;
+	dev_wallclock(&sec, &nsec);
+	atomic_store(&p->last_handshake_sec, sec);
+	atomic_store(&p->last_handshake_nsec, nsec);
+}
+
+static bool has_usable_key(struct peer *p, uint64_t now)
+{
+	pthread_mutex_lock(&p->lock);
+	bool ok = p->kp_cur && now - p->kp_cur->birth_ns < REJECT_AFTER_TIME_NS;
+	pthread_mutex_unlock(&p->lock);
+	return ok;
+}
+
+/* Runs every rule for one peer. Write lock held. */
+static void peer_tick(struct device *dev, struct peer *p, uint64_t now)
+{
+	const uint64_t rekey_timeout = dev_scaled(dev, REKEY_TIMEOUT_NS);
+	const uint64_t keepalive = dev_scaled(dev, KEEPALIVE_TIMEOUT_NS);
+	uint64_t data_sent = ld(&p->t_data_sent), data_recv = ld(&p->t_data_received);
+	uint64_t auth_sent = ld(&p->t_auth_sent), auth_recv = ld(&p->t_auth_received);
+
+	/* Keys confirmed by the peer's first packet (we were the responder). */
+	if (atomic_exchange(&p->want_flush, false)) {
+		if (p->hs.state == NOISE_HS_ZEROED)
+			timers_handshake_complete(dev, p, now);
+		if (p->staged_count)
+			send_staged(dev, p, now);
+	}
+
+	/* Retransmit an unanswered initiation, give up after 18 tries. */
+	if (p->retransmit_at && now >= p->retransmit_at) {
+		if (p->handshake_attempts >= MAX_TIMER_HANDSHAKES) {
+			log_debug("handshake did not complete after %u attempts, giving up", p->handshake_attempts + 1);
+			p->retransmit_at = 0;
+			peer_clear_staged(p);
+			atomic_store(&p->want_handshake, false);
+		} else {
+			p->handshake_attempts++;
+			start_handshake(dev, p, now, true);
+		}
+	}
+
+	/* Sending wants keys (none, expiring, or too many messages). */
+	if (atomic_load(&p->want_handshake)) {
+		if (!p->retransmit_at && (!p->t_initiation_sent || now - p->t_initiation_sent >= rekey_timeout)) {
+			atomic_store(&p->want_handshake, false);
+			start_handshake(dev, p, now, false);
+		} else if (p->retransmit_at) {
+			atomic_store(&p->want_handshake, false); /* one is in flight already */
+		}
+	}
+
+	/* Passive keepalive: we received data and sent nothing back for 10 s. */
+	if (data_recv && data_recv > auth_sent && now - data_recv >= keepalive && has_usable_key(p, now))
+		send_keepalive(dev, p, now);
+
+	/* Stopped hearing back: data sent, nothing authenticated received for
+	 * 10 + 5 s: start a new handshake (once per such silence). */
+	if (data_sent && data_sent > auth_recv && now - data_sent >= keepalive + rekey_timeout &&
+	    p->t_new_handshake_for != data_sent && !p->retransmit_at) {
+		p->t_new_handshake_for = data_sent;
+		log_debug("no reply for %llu ms after sending data, new handshake",
+		          (unsigned long long)((now - data_sent) / NSEC_PER_MSEC));
+		pthread_mutex_lock(&p->lock);
+		memset(&p->ep.local, 0, sizeof(p->ep.local)); /* forget the sticky source */
+		pthread_mutex_unlock(&p->lock);
+		start_handshake(dev, p, now, false);
+	}
+
+	/* Persistent keepalive: every N s of silence in both directions. */
+	if (p->persistent_keepalive && p->has_endpoint) {
+		uint64_t last = auth_sent > auth_recv ? auth_sent : auth_recv;
+		uint64_t pk = dev_scaled(dev, (uint64_t)p->persistent_keepalive * NSEC_PER_SEC);
+		if (now - last >= pk)
+			send_keepalive(dev, p, now);
+	}
+
+	/* Zero all keys after 3 x 180 s without a new session. */
+	uint64_t derived = ld(&p->t_session_derived);
+	if (derived && now - derived >= dev_scaled(dev, ZERO_KEYS_AFTER_NS) && !p->expired_reported) {
+		peer_zero_keys(dev, p);
+		p->expired_reported = true;
+		atomic_store(&p->t_session_derived, 0);
+		dev_emit(dev, DEV_EVENT_SESSION_EXPIRED, p);
+	}
+}
+
+void timers_tick(struct device *dev, uint64_t now)
+{
+	for (struct peer *p = dev->peer_list; p; p = p->list_next)
+		peer_tick(dev, p, now);
+}
