@@ -144,12 +144,13 @@ int device_new(struct device **out, const struct device_options *opts)
 		if (opts->tun_fd >= 0) {
 			dev->tun_fd = opts->tun_fd;
 		} else {
-			bool vnet = false;
-			rc = tun_open(dev->ifname, dev->ifname, sizeof(dev->ifname), &vnet);
+			bool vnet = !getenv("PHAROS_AWG_NO_OFFLOAD"), uso = false;
+			rc = tun_open(dev->ifname, dev->ifname, sizeof(dev->ifname), &vnet, &uso);
 			if (rc < 0)
 				goto fail;
 			dev->tun_fd = rc;
 			dev->tun_vnet = vnet;
+			dev->tun_uso = uso;
 			if ((rc = tun_set_mtu(dev->ifname, dev->mtu)) < 0)
 				log_warn("%s: cannot set MTU %u: %s", dev->ifname, dev->mtu, err_str(rc));
 		}
@@ -403,6 +404,15 @@ static void process_handshakes(struct device *dev)
 		pthread_rwlock_unlock(&dev->lock);
 		sodium_memzero(batch, sizeof(batch[0]) * n);
 	}
+}
+
+void device_process_pending(struct device *dev)
+{
+	process_handshakes(dev);
+	uint64_t now = dev_now();
+	pthread_rwlock_wrlock(&dev->lock);
+	timers_tick(dev, now);
+	pthread_rwlock_unlock(&dev->lock);
 }
 
 static void *ctl_thread_main(void *arg)

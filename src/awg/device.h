@@ -107,4 +107,11 @@ int device_uapi_listen(struct device *dev, const char *path) WUR;
  * forwarding hook and tests). Called from any thread holding no device lock. */
 int device_send_to_peer(struct device *dev, struct peer *peer, const uint8_t *pkt, size_t len) WUR;
 
+/* Test and fuzzing entry points: feed one received datagram as if it arrived
+ * on our first socket from src (the buffer is modified in place), and run the
+ * control thread's handshake processing synchronously (for a device whose
+ * threads were not started). */
+void device_inject_datagram(struct device *dev, uint8_t *data, size_t len, const union endpoint *src);
+void device_process_pending(struct device *dev);
+
 #endif

@@ -111,7 +111,8 @@ struct device {
 	int rx_epoll;                  /* sockets, rebuilt when they change */
 
 	int tun_fd;
-	bool tun_vnet;
+	bool tun_vnet;                 /* reads/writes carry a virtio_net_hdr (TSO/GRO) */
+	bool tun_uso;                  /* the kernel also takes UDP super-packets */
 
 	/* Handshake queue (rx thread -> control thread). */
 	pthread_mutex_t hs_lock;
@@ -190,7 +191,7 @@ int udp_rebind(struct device *dev, uint16_t port, uint16_t port_hi) WUR;
 void udp_close_all(struct device *dev);
 
 /* tun.c */
-int tun_open(const char *ifname, char *actual, size_t cap, bool *vnet) WUR;
+int tun_open(const char *ifname, char *actual, size_t cap, bool *vnet, bool *uso) WUR;
 int tun_set_mtu(const char *ifname, uint32_t mtu) WUR;
 
 /* uapi.c */

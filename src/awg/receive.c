@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "awg/allowedips.h"
+#include "awg/offload.h"
 #include "lib/log.h"
 #include "lib/mem.h"
 
@@ -20,7 +21,62 @@
 #define UDP_GRO 104
 #endif
 
-#define RX_VNET_HDR 10 /* zeroed virtio_net_hdr written before each packet when the TUN uses one */
+/* Decrypted packets waiting to be written to the TUN device. Each is copied
+ * into its own write buffer (OFFLOAD_VNET_HDR_LEN of headroom, room to grow to
+ * a 64 KiB super-packet) so GRO can merge a flow's packets in place; the copy
+ * is small next to the decryption, and GRO-split datagrams that share one
+ * receive buffer never overlap. */
+#define RX_WBATCH OFFLOAD_GRO_BATCH
+struct rx_wbatch {
+	uint8_t *bufs[RX_WBATCH];
+	struct offload_pkt pkts[RX_WBATCH];
+	struct iovec out[RX_WBATCH];
+	unsigned n;
+};
+
+static void rx_flush(struct device *dev, struct rx_wbatch *w)
+{
+	if (!w->n)
+		return;
+	if (dev->tun_vnet) {
+		int k = offload_coalesce(w->pkts, w->n, dev->tun_uso, w->out);
+		for (int i = 0; i < k; i++)
+			if (write(dev->tun_fd, w->out[i].iov_base, w->out[i].iov_len) < 0)
+				atomic_fetch_add(&dev->drops_bad_packet, 1);
+	} else {
+		for (unsigned i = 0; i < w->n; i++)
+			if (write(dev->tun_fd, w->pkts[i].data, w->pkts[i].len) < 0)
+				atomic_fetch_add(&dev->drops_bad_packet, 1);
+	}
+	w->n = 0;
+}
+
+static void rx_queue_write(struct device *dev, struct rx_wbatch *w, const uint8_t *pkt, size_t len)
+{
+	if (w->n == RX_WBATCH)
+		rx_flush(dev, w);
+	struct offload_pkt *op = &w->pkts[w->n];
+	op->data = w->bufs[w->n] + OFFLOAD_VNET_HDR_LEN;
+	op->cap = OFFLOAD_GRO_MAX_LEN;
+	op->len = len;
+	memcpy(op->data, pkt, len);
+	w->n++;
+}
+
+static int rx_wbatch_init(struct rx_wbatch *w)
+{
+	memset(w, 0, sizeof(*w));
+	for (unsigned i = 0; i < RX_WBATCH; i++)
+		if (!(w->bufs[i] = mem_alloc(OFFLOAD_VNET_HDR_LEN + OFFLOAD_GRO_MAX_LEN)))
+			return -ENOMEM;
+	return 0;
+}
+
+static void rx_wbatch_fini(struct rx_wbatch *w)
+{
+	for (unsigned i = 0; i < RX_WBATCH; i++)
+		mem_free(w->bufs[i]);
+}
 
 struct rx_msg {
 	uint8_t *data;
@@ -91,7 +147,7 @@ static size_t inner_len(const uint8_t *pkt, size_t len)
 	return 0;
 }
 
-static void rx_data(struct device *dev, struct rx_msg *m, size_t prefix, uint64_t now)
+static void rx_data(struct device *dev, struct rx_msg *m, size_t prefix, uint64_t now, struct rx_wbatch *w)
 {
 	uint8_t *msg = m->data + prefix;
 	size_t len = m->len - prefix;
@@ -153,22 +209,11 @@ static void rx_data(struct device *dev, struct rx_msg *m, size_t prefix, uint64_
 	}
 	if (dev->forward_fn && dev->forward_fn(dev->forward_ctx, dev, p, pt, ilen))
 		return;
-	if (dev->tun_fd < 0)
-		return;
-	ssize_t w;
-	if (dev->tun_vnet) {
-		/* The header area in front of the plaintext is free: put a zeroed
-		 * virtio_net_hdr there (no offload for this packet). */
-		memset(pt - RX_VNET_HDR, 0, RX_VNET_HDR);
-		w = write(dev->tun_fd, pt - RX_VNET_HDR, ilen + RX_VNET_HDR);
-	} else {
-		w = write(dev->tun_fd, pt, ilen);
-	}
-	if (w < 0)
-		atomic_fetch_add(&dev->drops_bad_packet, 1);
+	if (dev->tun_fd >= 0 && w)
+		rx_queue_write(dev, w, pt, ilen);
 }
 
-static void rx_one(struct device *dev, struct rx_msg *m, uint64_t now)
+static void rx_one(struct device *dev, struct rx_msg *m, uint64_t now, struct rx_wbatch *w)
 {
 	size_t prefix;
 	int type = obf_classify(&dev->obf, m->data, m->len, &prefix);
@@ -179,7 +224,7 @@ static void rx_one(struct device *dev, struct rx_msg *m, uint64_t now)
 		enqueue_handshake(dev, m, type, prefix);
 		break;
 	case MSG_DATA:
-		rx_data(dev, m, prefix, now);
+		rx_data(dev, m, prefix, now, w);
 		break;
 	default:
 		/* Junk, I-packets, probes: dropped without a trace (specs/awg.md §2.4). */
@@ -210,8 +255,6 @@ static void parse_cmsgs(struct msghdr *mh, struct addr *local, uint16_t *gro)
 	}
 }
 
-/* Buffers: datagram i is received RX_HEADROOM bytes into bufs[i] so that the
- * plaintext always has room for a virtio header in front. */
 #define RX_HEADROOM 64
 
 void *rx_thread_main(void *arg)
@@ -226,7 +269,10 @@ void *rx_thread_main(void *arg)
 		struct cmsghdr align;
 	} cbuf[DEV_BATCH];
 	struct epoll_event evs[16];
+	struct rx_wbatch *w = mem_alloc(sizeof(*w));
 
+	if (!w || rx_wbatch_init(w) < 0)
+		goto out;
 	for (int i = 0; i < DEV_BATCH; i++)
 		if (!(bufs[i] = mem_alloc(DEV_BUF_SIZE)))
 			goto out;
@@ -265,16 +311,15 @@ void *rx_thread_main(void *arg)
 					size_t total = msgs[i].msg_len;
 					size_t seg = gro && gro < total ? gro : total;
 					/* A GRO read carries several datagrams of size seg (the last
-					 * may be shorter); each is classified on its own. Decrypting
-					 * in place is safe: a segment's plaintext never reaches past
-					 * its own bytes, and the vnet header we write in front lands
-					 * in the previous segment's already-processed bytes. */
+					 * may be shorter); each is classified and decrypted in place
+					 * on its own (a plaintext never reaches past its datagram). */
 					for (size_t off = 0; off < total; off += seg) {
 						m.data = bufs[i] + RX_HEADROOM + off;
 						m.len = total - off < seg ? total - off : seg;
-						rx_one(dev, &m, now);
+						rx_one(dev, &m, now, w);
 					}
 				}
+				rx_flush(dev, w);
 				if (n < DEV_BATCH)
 					break;
 			}
@@ -284,8 +329,20 @@ void *rx_thread_main(void *arg)
 out:
 	for (int i = 0; i < DEV_BATCH; i++)
 		mem_free(bufs[i]);
+	if (w) {
+		rx_wbatch_fini(w);
+		mem_free(w);
+	}
 	device_request_stop(dev);
 	return NULL;
+}
+
+void device_inject_datagram(struct device *dev, uint8_t *data, size_t len, const union endpoint *src)
+{
+	struct rx_msg m = { .data = data, .len = len, .sock = 0, .src = *src };
+	pthread_rwlock_rdlock(&dev->lock);
+	rx_one(dev, &m, dev_now(), NULL); /* no TUN writes: delivered to the forward hook only */
+	pthread_rwlock_unlock(&dev->lock);
 }
 
 /* ---- control thread: handshake messages ---- */

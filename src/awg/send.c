@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "awg/allowedips.h"
+#include "awg/offload.h"
 #include "lib/log.h"
 #include "lib/mem.h"
 
@@ -366,13 +367,27 @@ static int tx_wait(struct device *dev)
 	}
 }
 
-/* Reads up to DEV_BATCH inner packets (the TUN fd is non-blocking). Each
- * packet lands TX_HEADROOM bytes into its own buffer. */
-static int tx_read(struct device *dev, uint8_t **bufs, struct iovec *pkts)
+/* The tx thread's buffers. Plain packets are read straight into rbufs at
+ * TX_HEADROOM; a TSO/USO super-packet is read into an rbuf and split into
+ * segment buffers, each with the same headroom for our header. */
+#define TX_MAX_PKTS 128
+#define TX_SEG_BUFS 256
+struct tx_bufs {
+	uint8_t *rbufs[DEV_BATCH];
+	uint8_t *segbufs[TX_SEG_BUFS];
+	size_t segcap;
+	struct iovec pkts[TX_MAX_PKTS];
+	struct peer *dst[TX_MAX_PKTS];
+};
+
+/* Reads until the TUN is drained or the batch is full. Returns the number of
+ * inner packets, or a negative code when the device failed. */
+static int tx_read(struct device *dev, struct tx_bufs *t)
 {
 	int n = 0;
-	while (n < DEV_BATCH) {
-		uint8_t *b = bufs[n] + TX_HEADROOM;
+	unsigned nr = 0, ns = 0;
+	while (n < TX_MAX_PKTS && nr < DEV_BATCH) {
+		uint8_t *b = t->rbufs[nr] + TX_HEADROOM - (dev->tun_vnet ? OFFLOAD_VNET_HDR_LEN : 0);
 		ssize_t len = read(dev->tun_fd, b, DEV_BUF_SIZE - TX_HEADROOM - TX_TAILROOM);
 		if (len < 0) {
 			if (errno == EINTR)
@@ -381,11 +396,55 @@ static int tx_read(struct device *dev, uint8_t **bufs, struct iovec *pkts)
 				break;
 			return n ? n : -errno;
 		}
-		if (len == 0)
+		if (!dev->tun_vnet) {
+			if (len == 0)
+				continue;
+			t->pkts[n].iov_base = b;
+			t->pkts[n++].iov_len = (size_t)len;
+			nr++;
 			continue;
-		pkts[n].iov_base = b;
-		pkts[n].iov_len = (size_t)len;
-		n++;
+		}
+		if (len <= OFFLOAD_VNET_HDR_LEN)
+			continue;
+		struct virtio_net_hdr vh;
+		memcpy(&vh, b, sizeof(vh));
+		uint8_t *pkt = b + OFFLOAD_VNET_HDR_LEN;
+		size_t plen = (size_t)len - OFFLOAD_VNET_HDR_LEN;
+		if (vh.gso_type == VIRTIO_NET_HDR_GSO_NONE) {
+			if (offload_finish_csum(pkt, plen, &vh) < 0) {
+				atomic_fetch_add(&dev->drops_bad_packet, 1);
+				continue;
+			}
+			t->pkts[n].iov_base = pkt;
+			t->pkts[n++].iov_len = plen;
+			nr++;
+			continue;
+		}
+		struct offload_seg segs[TX_MAX_PKTS];
+		size_t room = TX_MAX_PKTS - (size_t)n;
+		if (room > TX_SEG_BUFS - ns)
+			room = TX_SEG_BUFS - ns;
+		for (size_t k = 0; k < room; k++) {
+			segs[k].data = t->segbufs[ns + k] + TX_HEADROOM;
+			segs[k].cap = t->segcap;
+			segs[k].len = 0;
+		}
+		int k = room ? offload_split(pkt, plen, &vh, segs, room) : ERR_TOOBIG;
+		/* The loop keeps room for 64 segments; a super-packet needing more
+		 * (tiny gso_size) or a malformed one is dropped and counted. */
+		if (k < 0) {
+			atomic_fetch_add(&dev->drops_bad_packet, 1);
+			continue;
+		}
+		for (int q = 0; q < k; q++) {
+			t->pkts[n].iov_base = segs[q].data;
+			t->pkts[n++].iov_len = segs[q].len;
+		}
+		ns += (unsigned)k;
+		/* A super-packet may need up to 64 segments: stop while there is
+		 * still room for one more of those. */
+		if (n + 64 > TX_MAX_PKTS || ns + 64 > TX_SEG_BUFS)
+			break;
 	}
 	return n;
 }
@@ -393,12 +452,15 @@ static int tx_read(struct device *dev, uint8_t **bufs, struct iovec *pkts)
 void *tx_thread_main(void *arg)
 {
 	struct device *dev = arg;
-	uint8_t *bufs[DEV_BATCH] = { 0 };
-	struct iovec pkts[DEV_BATCH];
-	struct peer *dst[DEV_BATCH];
-
+	struct tx_bufs *t = mem_zalloc(sizeof(*t));
+	if (!t)
+		goto out;
+	t->segcap = dev->mtu + 64;
 	for (int i = 0; i < DEV_BATCH; i++)
-		if (!(bufs[i] = mem_alloc(DEV_BUF_SIZE)))
+		if (!(t->rbufs[i] = mem_alloc(DEV_BUF_SIZE)))
+			goto out;
+	for (int i = 0; i < TX_SEG_BUFS; i++)
+		if (!(t->segbufs[i] = mem_alloc(TX_HEADROOM + t->segcap + TX_TAILROOM)))
 			goto out;
 	for (;;) {
 		int r = tx_wait(dev);
@@ -407,7 +469,7 @@ void *tx_thread_main(void *arg)
 				log_error("%s: TUN device failed (%s), stopping", dev->ifname, err_str(r));
 			break;
 		}
-		int n = tx_read(dev, bufs, pkts);
+		int n = tx_read(dev, t);
 		if (n < 0) {
 			log_error("%s: reading the TUN device failed (%s), stopping", dev->ifname, err_str(n));
 			break;
@@ -417,25 +479,30 @@ void *tx_thread_main(void *arg)
 		uint64_t now = dev_now();
 		pthread_rwlock_rdlock(&dev->lock);
 		for (int i = 0; i < n; i++) {
-			dst[i] = route_lookup(dev, pkts[i].iov_base, pkts[i].iov_len);
-			if (!dst[i])
+			t->dst[i] = route_lookup(dev, t->pkts[i].iov_base, t->pkts[i].iov_len);
+			if (!t->dst[i])
 				atomic_fetch_add(&dev->drops_no_peer, 1);
 		}
 		/* Consecutive packets for the same peer are encrypted and sent as one
 		 * batch (and one GSO send where sizes allow). */
 		for (int i = 0; i < n;) {
 			int j = i + 1;
-			while (j < n && dst[j] == dst[i])
+			while (j < n && t->dst[j] == t->dst[i] && j - i < DEV_BATCH)
 				j++;
-			if (dst[i])
-				(void)send_packets(dev, dst[i], &pkts[i], (unsigned)(j - i), now);
+			if (t->dst[i])
+				(void)send_packets(dev, t->dst[i], &t->pkts[i], (unsigned)(j - i), now);
 			i = j;
 		}
 		pthread_rwlock_unlock(&dev->lock);
 	}
 out:
-	for (int i = 0; i < DEV_BATCH; i++)
-		mem_free(bufs[i]);
+	if (t) {
+		for (int i = 0; i < DEV_BATCH; i++)
+			mem_free(t->rbufs[i]);
+		for (int i = 0; i < TX_SEG_BUFS; i++)
+			mem_free(t->segbufs[i]);
+		mem_free(t);
+	}
 	device_request_stop(dev);
 	return NULL;
 }

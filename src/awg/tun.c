@@ -2,6 +2,7 @@
  * hands us 64 KiB super-packets and accepts coalesced ones (offload.c does the
  * splitting and merging); without them we fall back to one packet per read. */
 #include "awg/devpriv.h"
+#include "awg/offload.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -13,8 +14,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-int tun_open(const char *ifname, char *actual, size_t cap, bool *vnet)
+int tun_open(const char *ifname, char *actual, size_t cap, bool *vnet, bool *uso)
 {
+	*uso = false;
 	int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
@@ -37,11 +39,12 @@ int tun_open(const char *ifname, char *actual, size_t cap, bool *vnet)
 		snprintf(actual, cap, "%s", ifr.ifr_name);
 		return fd;
 	}
+	/* Never TUN_F_TSO_ECN: ECN super-packets are refused by offload_split. */
 	unsigned off = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6;
-#ifdef TUN_F_USO4
-	if (ioctl(fd, TUNSETOFFLOAD, off | TUN_F_USO4 | TUN_F_USO6) == 0)
+	if (ioctl(fd, TUNSETOFFLOAD, off | TUN_F_USO4 | TUN_F_USO6) == 0) {
 		off = 0;
-#endif
+		*uso = true;
+	}
 	if (off && ioctl(fd, TUNSETOFFLOAD, off) < 0) {
 		/* No offloads: reopen without the vnet header. */
 		close(fd);
