@@ -7,11 +7,14 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/udp.h>
+#include <poll.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <unistd.h>
 
 #include "lib/log.h"
+
+#define UDP_GSO_MAX_BYTES (65535 - 8 - 40)
 
 #ifndef UDP_SEGMENT
 #define UDP_SEGMENT 103
@@ -167,9 +170,15 @@ int udp_send_raw(struct device *dev, const struct peer_endpoint *ep, const struc
 		m->msg_namelen = alen;
 		unsigned take = 1;
 		if (gso_size && n - i > 1) {
+			/* One UDP GSO send is one UDP datagram to the kernel: at most
+			 * 64 segments and a 16-bit length including the UDP and IPv6
+			 * headers (the stricter of the two families). */
+			unsigned max = UDP_GSO_MAX_BYTES / gso_size;
 			take = n - i;
 			if (take > 64)
 				take = 64;
+			if (take > max)
+				take = max ? max : 1;
 		}
 		m->msg_iov = (struct iovec *)&dgrams[i];
 		m->msg_iovlen = take;
@@ -215,8 +224,17 @@ int udp_send_raw(struct device *dev, const struct peer_endpoint *ep, const struc
 				if (r < 0) {
 					if (errno == EINTR)
 						continue;
-					if (errno == EAGAIN || errno == ENOBUFS)
-						break; /* drop the rest: UDP is lossy, TCP above recovers */
+					if (errno == EAGAIN || errno == ENOBUFS) {
+						/* The socket buffer is full: wait for room (the
+						 * sockets are non-blocking for the rx side's
+						 * sake) rather than dropping what TCP above
+						 * would only have to resend. Give up after
+						 * 100 ms so a wedged path cannot stall us. */
+						struct pollfd pf = { .fd = fd, .events = POLLOUT };
+						if (poll(&pf, 1, 100) > 0)
+							continue;
+						break;
+					}
 					return -errno;
 				}
 				done += (unsigned)r;

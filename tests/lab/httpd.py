@@ -33,6 +33,18 @@ class Handler(http.server.SimpleHTTPRequestHandler):
             self.end_headers()
             self.wfile.write(body)
             return
+        if self.path.startswith("/bytes/") and self.path[7:].isdigit():
+            # N bytes (at most 256 MB) of a fixed pattern, for transfers.
+            n = min(int(self.path[7:]), 256 << 20)
+            self.send_response(200)
+            self.send_header("Content-Type", "application/octet-stream")
+            self.send_header("Content-Length", str(n))
+            self.end_headers()
+            chunk = bytes(range(256)) * 256
+            while n > 0:
+                self.wfile.write(chunk[:min(n, len(chunk))])
+                n -= len(chunk)
+            return
         super().do_GET()
 
     def log_request(self, code="-", size="-"):
