@@ -7,6 +7,7 @@
 #   make fuzz         libFuzzer targets (clang) into build/fuzz/bin
 #   make fuzz-run     each fuzz target for FUZZ_SECONDS (default 30)
 #   make bench        benchmarks (need root, they build a lab)
+#   make demo         build, then run a tunnel through a namespace lab (root)
 #   make install      PREFIX=/usr/local DESTDIR=
 #   make STATIC=1     statically linked daemons
 MODE      ?= release
@@ -139,6 +140,10 @@ fuzz-run: fuzz
 bench:
 	$(MAKE) MODE=bench programs
 	PHAROS_BIN=$(abspath $(BUILD)/bench/bin) bash bench/run-all
+
+# The main job: a tunnel through a lab of network namespaces (scripts/demo).
+demo: programs
+	$(PYTHON) scripts/demo
 
 lab-selftest:
 	$(PYTHON) -m pytest -q -p no:cacheprovider tests/netns/test_lab.py
