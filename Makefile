@@ -31,7 +31,7 @@ endif
 PKGS := libsodium libcrypto
 ifeq ($(STATIC),1)
 PKG_LIBS := $(shell pkg-config --static --libs $(PKGS))
-LDSTATIC := -static
+LDSTATIC := -static-pie
 else
 PKG_LIBS := $(shell pkg-config --libs $(PKGS))
 endif
@@ -43,7 +43,7 @@ LDLIBS   += $(PKG_LIBS) -lpthread
 ifeq ($(MODE),release)
 CC      ?= cc
 CFLAGS  += -O2 -g -fstack-protector-strong -fPIE -D_FORTIFY_SOURCE=2 -fno-strict-aliasing
-LDFLAGS += -pie -Wl,-z,relro,-z,now $(LDSTATIC)
+LDFLAGS += $(if $(LDSTATIC),$(LDSTATIC),-pie) -Wl,-z,relro,-z,now
 else ifeq ($(MODE),asan)
 CFLAGS  += -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined -DPHAROS_FAULT_INJECTION
 LDFLAGS += -fsanitize=address,undefined
