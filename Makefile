@@ -10,6 +10,7 @@
 #   make demo         build, then run a tunnel through a namespace lab (root)
 #   make install      PREFIX=/usr/local DESTDIR=
 #   make STATIC=1     statically linked daemons
+.DEFAULT_GOAL := all
 MODE      ?= release
 BUILD     ?= build
 OUT       := $(BUILD)/$(MODE)
@@ -28,16 +29,16 @@ ifneq ($(WERROR),)
 WARN += -Werror
 endif
 
-PKGS := libsodium libcrypto
+PKGS := libsodium libcrypto libssl libnghttp2 libprotobuf-c libnftables jansson
 ifeq ($(STATIC),1)
 PKG_LIBS := $(shell pkg-config --static --libs $(PKGS))
 LDSTATIC := -static-pie
 else
-PKG_LIBS := $(shell pkg-config --libs $(PKGS))
+PKG_LIBS := -Wl,--as-needed $(shell pkg-config --libs $(PKGS))
 endif
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
 
-CPPFLAGS += -D_GNU_SOURCE -Isrc -DPHAROS_VERSION=\"$(VERSION)\" $(PKG_CFLAGS)
+CPPFLAGS += -D_GNU_SOURCE -Isrc -I$(OUT)/gen -DPHAROS_VERSION=\"$(VERSION)\" $(PKG_CFLAGS)
 LDLIBS   += $(PKG_LIBS) -lpthread
 
 ifeq ($(MODE),release)
@@ -59,17 +60,60 @@ CFLAGS  += -O2 -g -march=native -fno-strict-aliasing
 endif
 CFLAGS := $(WARN) $(CFLAGS)
 
-# Module libraries: every .c in the folder except program mains.
-LIB_SRCS := $(wildcard src/lib/*.c)
-AWG_SRCS := $(wildcard src/awg/*.c)
-AWGD_SRCS := $(wildcard src/pharos-awg/*.c)
+# Every folder under src/ is a module library made of its .c files except
+# main.c; a folder with a main.c is also a program, named by PROGRAM_NAME_<dir>.
+# Generated protobuf-c code (from proto/) forms one more library.
+MODULE_DIRS := $(patsubst src/%/,%,$(sort $(dir $(wildcard src/*/*.c))))
+PROGRAM_NAME_pharos-awg := pharos-awg
+PROGRAM_NAME_node := pharos-node
+PROGRAM_NAME_relay := pharos-relay
+PROGRAM_NAME_cox := cox
+PROGRAM_NAME_caravel := caravel
+PROGRAM_DIRS := $(patsubst src/%/main.c,%,$(wildcard src/*/main.c))
 
 obj = $(patsubst %.c,$(OUT)/obj/%.o,$(1))
-LIBPHAROS := $(OUT)/lib/libpharos.a
-LIBAWG    := $(OUT)/lib/libawg.a
-LIBS      := $(LIBAWG) $(LIBPHAROS)
+modlib = $(OUT)/lib/lib$(1).a
+mod_srcs = $(filter-out src/$(1)/main.c,$(wildcard src/$(1)/*.c))
 
-PROGRAMS := $(if $(AWGD_SRCS),$(OUT)/bin/pharos-awg)
+PROTOS := $(shell find proto -name '*.proto' 2>/dev/null)
+PROTO_C := $(patsubst %.proto,$(OUT)/gen/%.pb-c.c,$(PROTOS))
+PROTO_H := $(PROTO_C:.c=.h)
+LIBPROTO := $(if $(PROTOS),$(OUT)/lib/libproto.a)
+
+# Link order does not matter inside the group.
+LIBS := $(foreach d,$(MODULE_DIRS),$(if $(call mod_srcs,$(d)),$(call modlib,$(d)))) $(LIBPROTO)
+LINK_LIBS = -Wl,--start-group $(LIBS) -Wl,--end-group
+
+PROGRAMS := $(foreach d,$(PROGRAM_DIRS),$(OUT)/bin/$(PROGRAM_NAME_$(d)))
+
+define MODULE_RULES
+$(call modlib,$(1)): $(call obj,$(call mod_srcs,$(1)))
+	@mkdir -p $$(@D)
+	$$(AR) rcs $$@ $$^
+endef
+$(foreach d,$(MODULE_DIRS),$(if $(call mod_srcs,$(d)),$(eval $(call MODULE_RULES,$(d)))))
+
+define PROGRAM_RULES
+$(OUT)/bin/$(PROGRAM_NAME_$(1)): $(call obj,src/$(1)/main.c) $(LIBS)
+	@mkdir -p $$(@D)
+	$$(CC) $$(LDFLAGS) -o $$@ $(call obj,src/$(1)/main.c) $$(LINK_LIBS) $$(LDLIBS)
+endef
+$(foreach d,$(PROGRAM_DIRS),$(eval $(call PROGRAM_RULES,$(d))))
+
+# protobuf-c code generation: build/MODE/gen/<path>.pb-c.{c,h}; every object
+# may include generated headers, so they are made first (order-only).
+$(OUT)/gen/%.pb-c.c $(OUT)/gen/%.pb-c.h: %.proto
+	@mkdir -p $(OUT)/gen
+	protoc-c --proto_path=proto --c_out=$(OUT)/gen/proto $<
+$(OUT)/obj/$(OUT)/gen/%.o: $(OUT)/gen/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -Wno-missing-prototypes -MMD -MP -c $< -o $@
+ifneq ($(PROTOS),)
+$(LIBPROTO): $(patsubst %.c,$(OUT)/obj/%.o,$(PROTO_C))
+	@mkdir -p $(@D)
+	$(AR) rcs $@ $^
+endif
+
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(OUT)/tests/%,$(UNIT_SRCS))
 FUZZ_SRCS := $(wildcard fuzz/fuzz_*.c)
@@ -77,39 +121,36 @@ FUZZ_BINS := $(patsubst fuzz/%.c,$(OUT)/fuzz/%,$(FUZZ_SRCS))
 REPLAY_BINS := $(patsubst fuzz/%.c,$(OUT)/replay/%,$(FUZZ_SRCS))
 
 .SECONDARY:
-.PHONY: all programs unit-bins test check-unit check-fuzz-corpus check-netns fuzz fuzz-run bench install clean demo deps tsan lab-selftest
+.PHONY: all programs tools unit-bins test check-unit check-fuzz-corpus check-netns fuzz fuzz-run bench install clean demo deps tsan lab-selftest
 all: programs
 programs: $(PROGRAMS)
 
-$(OUT)/obj/%.o: %.c
+$(OUT)/obj/%.o: %.c | $(PROTO_H)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
-
-$(LIBPHAROS): $(call obj,$(LIB_SRCS))
-	@mkdir -p $(@D)
-	$(AR) rcs $@ $^
-$(LIBAWG): $(call obj,$(AWG_SRCS))
-	@mkdir -p $(@D)
-	$(AR) rcs $@ $^
-
-$(OUT)/bin/pharos-awg: $(call obj,$(AWGD_SRCS)) $(LIBS)
-	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # Unit tests: one cmocka binary per module, linked against every library.
 $(OUT)/tests/%: $(OUT)/obj/tests/unit/%.o $(OUT)/obj/tests/unit/support.o $(LIBS)
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+	$(CC) $(LDFLAGS) -o $@ $(OUT)/obj/tests/unit/$*.o $(OUT)/obj/tests/unit/support.o $(LINK_LIBS) $(LDLIBS) -lcmocka
 unit-bins: $(UNIT_BINS)
+
+# Test tools (tests/tools/*.c): helper programs the integration tests run.
+TOOL_SRCS := $(wildcard tests/tools/*.c)
+TOOL_BINS := $(patsubst tests/tools/%.c,$(OUT)/tools/%,$(TOOL_SRCS))
+$(OUT)/tools/%: $(OUT)/obj/tests/tools/%.o $(LIBS)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $(OUT)/obj/tests/tools/$*.o $(LINK_LIBS) $(LDLIBS)
+tools: $(TOOL_BINS)
 
 # Fuzz targets: libFuzzer binaries in MODE=fuzz; in other modes a plain driver
 # that replays the committed corpus, so `make test` re-runs every seed under ASan.
 $(OUT)/fuzz/%: $(OUT)/obj/fuzz/%.o $(LIBS)
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $(OUT)/obj/fuzz/$*.o $(LINK_LIBS) $(LDLIBS)
 $(OUT)/replay/%: $(OUT)/obj/fuzz/%.o $(OUT)/obj/fuzz/replay_main.o $(LIBS)
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $(OUT)/obj/fuzz/$*.o $(OUT)/obj/fuzz/replay_main.o $(LINK_LIBS) $(LDLIBS)
 
 check-unit: $(UNIT_BINS)
 	@fail=0; for t in $(UNIT_BINS); do echo "== $$t"; $$t || fail=1; done; exit $$fail
@@ -118,8 +159,8 @@ check-fuzz-corpus: $(REPLAY_BINS)
 	@fail=0; for t in $(REPLAY_BINS); do n=$$(basename $$t); \
 	  $$t fuzz/corpus/$$n || fail=1; done; exit $$fail
 
-check-netns: programs
-	PHAROS_BIN=$(abspath $(OUT)/bin) $(PYTHON) -m pytest -q -p no:cacheprovider tests/netns $(PYTEST_ARGS)
+check-netns: programs tools
+	PHAROS_BIN=$(abspath $(OUT)/bin) PHAROS_TOOLS=$(abspath $(OUT)/tools) $(PYTHON) -m pytest -q -p no:cacheprovider tests/netns $(PYTEST_ARGS)
 
 test:
 	$(MAKE) MODE=asan check-unit check-fuzz-corpus
