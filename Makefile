@@ -70,6 +70,9 @@ PROGRAM_NAME_relay := pharos-relay
 PROGRAM_NAME_cox := cox
 PROGRAM_NAME_caravel := caravel
 PROGRAM_DIRS := $(patsubst src/%/main.c,%,$(wildcard src/*/main.c))
+# The modules each program links (its own folder first).
+PROGRAM_MODULES_pharos-awg := pharos-awg awg lib
+PROGRAM_MODULES_node := node rpc pki awg lib
 
 obj = $(patsubst %.c,$(OUT)/obj/%.o,$(1))
 modlib = $(OUT)/lib/lib$(1).a
@@ -93,10 +96,11 @@ $(call modlib,$(1)): $(call obj,$(call mod_srcs,$(1)))
 endef
 $(foreach d,$(MODULE_DIRS),$(if $(call mod_srcs,$(d)),$(eval $(call MODULE_RULES,$(d)))))
 
+prog_libs = $(foreach m,$(PROGRAM_MODULES_$(1)),$(if $(call mod_srcs,$(m)),$(call modlib,$(m)))) $(LIBPROTO)
 define PROGRAM_RULES
-$(OUT)/bin/$(PROGRAM_NAME_$(1)): $(call obj,src/$(1)/main.c) $(LIBS)
+$(OUT)/bin/$(PROGRAM_NAME_$(1)): $(call obj,src/$(1)/main.c) $(call prog_libs,$(1))
 	@mkdir -p $$(@D)
-	$$(CC) $$(LDFLAGS) -o $$@ $(call obj,src/$(1)/main.c) $$(LINK_LIBS) $$(LDLIBS)
+	$$(CC) $$(LDFLAGS) -o $$@ $(call obj,src/$(1)/main.c) -Wl,--start-group $(call prog_libs,$(1)) -Wl,--end-group $$(LDLIBS)
 endef
 $(foreach d,$(PROGRAM_DIRS),$(eval $(call PROGRAM_RULES,$(d))))
 

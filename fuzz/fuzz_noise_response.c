@@ -91,7 +91,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (hs.state != NOISE_HS_CONSUMED_RESPONSE || hs.remote_index != le32_read(&msg.sender_index))
 		abort();
 	/* A second copy of the response is refused. */
-	if (noise_consume_response(&hs, &fx.id, &fx.peer, &msg) != ERR_STATE)
+	if (noise_consume_response(&hs, &fx.id, &fx.peer, &msg) != ERR_BADSTATE)
 		abort();
 	if (noise_derive_keys(&hs, &keys) != 0 || !keys.is_initiator || keys.local_index != LOCAL_INDEX)
 		abort();

@@ -136,7 +136,7 @@ int cookie_consume_reply(struct cookie_state *st, const uint8_t peer_cookie_key[
 	int ret = 0;
 
 	if (!st->have_sent_mac1) {
-		ret = ERR_STATE;
+		ret = ERR_BADSTATE;
 		goto out;
 	}
 	if (crypto_aead_xchacha20poly1305_ietf_decrypt(cookie, NULL, NULL, msg->encrypted_cookie,

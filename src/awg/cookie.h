@@ -60,8 +60,8 @@ int cookie_create_reply(struct cookie_checker *c, struct msg_cookie *out, const 
                         const uint8_t *nonce, uint64_t now_ns) WUR;
 
 /* Opens a cookie reply from the peer whose cookie_key is given and stores the
- * cookie. ERR_STATE if we never sent a mac1, ERR_AUTH if it does not open (st
- * unchanged). A reply consumes the mac1 it answers: a second copy gets ERR_STATE. */
+ * cookie. ERR_BADSTATE if we never sent a mac1, ERR_AUTH if it does not open (st
+ * unchanged). A reply consumes the mac1 it answers: a second copy gets ERR_BADSTATE. */
 int cookie_consume_reply(struct cookie_state *st, const uint8_t peer_cookie_key[NOISE_SYMMETRIC_KEY_LEN],
                          const struct msg_cookie *msg, uint64_t now_ns) WUR;
 

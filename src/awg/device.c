@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "awg/allowedips.h"
+#include "awg/workers.h"
 #include "lib/log.h"
 #include "lib/mem.h"
 
@@ -180,6 +181,11 @@ bool device_stopped(const struct device *dev)
 int device_start(struct device *dev)
 {
 	int rc;
+	/* Crypto pools: PHAROS_AWG_WORKERS=N overrides (0: all on the data threads). */
+	const char *wenv = getenv("PHAROS_AWG_WORKERS");
+	unsigned nw = wenv ? (unsigned)strtoul(wenv, NULL, 10) : workers_default_count();
+	if ((rc = workers_new(&dev->tx_workers, nw)) < 0 || (rc = workers_new(&dev->rx_workers, nw)) < 0)
+		return rc;
 	if ((rc = pthread_create(&dev->ctl_thread, NULL, ctl_thread_main, dev)) != 0)
 		return -rc;
 	if ((rc = pthread_create(&dev->rx_thread, NULL, rx_thread_main, dev)) != 0) {
@@ -216,6 +222,8 @@ void device_free(struct device *dev)
 		device_request_stop(dev);
 		device_wait(dev);
 	}
+	workers_free(dev->tx_workers);
+	workers_free(dev->rx_workers);
 	if (dev->peers_by_key && dev->index)
 		peer_remove_all(dev);
 	allowedips_free(dev->aips);

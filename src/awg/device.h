@@ -106,6 +106,11 @@ int device_uapi_listen(struct device *dev, const char *path) WUR;
 /* Sends one inner IP packet to a peer as if it came from the TUN (used by the
  * forwarding hook and tests). Called from any thread holding no device lock. */
 int device_send_to_peer(struct device *dev, struct peer *peer, const uint8_t *pkt, size_t len) WUR;
+/* The configured peer with this public key, or NULL. Takes the read lock. The
+ * pointer stays valid only until the peer is removed (UAPI remove=true,
+ * replace_peers, or our own key set to the peer's): callers that keep it must
+ * not race with such a removal. */
+struct peer *device_peer_get(struct device *dev, const uint8_t pubkey[NOISE_PUBLIC_KEY_LEN]);
 
 /* Test and fuzzing entry points: feed one received datagram as if it arrived
  * on our first socket from src (the buffer is modified in place), and run the

@@ -129,6 +129,7 @@ struct device {
 	int nuapi;
 
 	pthread_t tx_thread, rx_thread, ctl_thread;
+	struct workers *tx_workers, *rx_workers; /* crypto pools owned by the tx and rx threads */
 	bool threads_started;
 	_Atomic bool stopping;
 	_Atomic bool scan_requested;   /* some peer has a want_* flag set */
@@ -174,7 +175,9 @@ void send_keepalive(struct device *dev, struct peer *peer, uint64_t now);
 void send_staged(struct device *dev, struct peer *peer, uint64_t now);
 void *tx_thread_main(void *arg);
 /* Encrypts and sends n inner packets to one peer (caller holds read lock). */
-int send_packets(struct device *dev, struct peer *peer, struct iovec *pkts, unsigned n, uint64_t now);
+struct workers;
+int send_packets(struct device *dev, struct peer *peer, struct iovec *pkts, unsigned n, uint64_t now,
+                 struct workers *w);
 int udp_send_raw(struct device *dev, const struct peer_endpoint *ep, const struct iovec *dgrams, unsigned n,
                  uint16_t gso_size);
 

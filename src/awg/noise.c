@@ -260,7 +260,7 @@ int noise_create_initiation(struct noise_handshake *hs, const struct noise_ident
 
 	memset(out, 0, sizeof(*out));
 	if (!id->has_key) {
-		ret = ERR_STATE;
+		ret = ERR_BADSTATE;
 		goto out;
 	}
 
@@ -324,7 +324,7 @@ int noise_consume_initiation_begin(const struct noise_identity *id, const struct
 
 	sodium_memzero(st, sizeof(*st));
 	if (!id->has_key) {
-		ret = ERR_STATE;
+		ret = ERR_BADSTATE;
 		goto out;
 	}
 
@@ -430,7 +430,7 @@ int noise_create_response(struct noise_handshake *hs, const struct noise_identit
 
 	memset(out, 0, sizeof(*out));
 	if (hs->state != NOISE_HS_CONSUMED_INITIATION || !id->has_key) {
-		ret = ERR_STATE;
+		ret = ERR_BADSTATE;
 		goto out;
 	}
 	memcpy(ck, hs->chaining_key, sizeof(ck));
@@ -492,7 +492,7 @@ int noise_consume_response(struct noise_handshake *hs, const struct noise_identi
 
 	if (hs->state != NOISE_HS_CREATED_INITIATION || !id->has_key ||
 	    hs->local_index != le32_read(&msg->receiver_index)) {
-		ret = ERR_STATE;
+		ret = ERR_BADSTATE;
 		goto out;
 	}
 	memcpy(ck, hs->chaining_key, sizeof(ck));
@@ -549,7 +549,7 @@ int noise_derive_keys(struct noise_handshake *hs, struct noise_keys *out)
 	} else if (hs->state == NOISE_HS_CREATED_RESPONSE) {
 		initiator = false;
 	} else {
-		ret = ERR_STATE;
+		ret = ERR_BADSTATE;
 		goto out;
 	}
 

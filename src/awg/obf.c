@@ -814,5 +814,5 @@ int obf_params_generate(struct obf_params *p)
 			return 0;
 	}
 	obf_params_init(p);
-	return ERR_STATE;
+	return ERR_BADSTATE;
 }

@@ -77,7 +77,7 @@ int obf_params_format_value(const struct obf_params *p, const char *key, char *b
  * S4 12..32 (>= 12 keeps the set usable with 3.x header protection), the four
  * datagram sizes different and none equal to a padded data packet size, four
  * disjoint random H ranges within 5..2^31-1, no templates. p must have been
- * initialised; its templates are freed. Returns 0, or ERR_STATE if no valid
+ * initialised; its templates are freed. Returns 0, or ERR_BADSTATE if no valid
  * set was found (not expected to happen). */
 int obf_params_generate(struct obf_params *p) WUR;
 

@@ -25,6 +25,14 @@ struct peer *peer_lookup(struct device *dev, const uint8_t pub[NOISE_PUBLIC_KEY_
 	return NULL;
 }
 
+struct peer *device_peer_get(struct device *dev, const uint8_t pubkey[NOISE_PUBLIC_KEY_LEN])
+{
+	pthread_rwlock_rdlock(&dev->lock);
+	struct peer *p = peer_lookup(dev, pubkey);
+	pthread_rwlock_unlock(&dev->lock);
+	return p;
+}
+
 int peer_create(struct device *dev, const uint8_t pub[NOISE_PUBLIC_KEY_LEN], struct peer **out)
 {
 	*out = NULL;

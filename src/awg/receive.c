@@ -14,6 +14,7 @@
 
 #include "awg/allowedips.h"
 #include "awg/offload.h"
+#include "awg/workers.h"
 #include "lib/log.h"
 #include "lib/mem.h"
 
@@ -78,12 +79,28 @@ static void rx_wbatch_fini(struct rx_wbatch *w)
 		mem_free(w->bufs[i]);
 }
 
+/* One received datagram, and what the parallel phase found out about it. */
 struct rx_msg {
 	uint8_t *data;
 	size_t len;
 	int sock;
 	union endpoint src;
 	struct addr local;
+	/* phase 1 (parallel): */
+	int type;                /* enum msg_type, MSG_INVALID to drop */
+	size_t prefix;
+	struct keypair *kp;      /* data that authenticated, else NULL */
+	uint64_t counter;
+	uint8_t *pt;             /* plaintext (in place) */
+	size_t plen;
+};
+
+/* Keypairs retired during a batch are freed only after it: a datagram opened
+ * in the parallel phase may still point at one. */
+#define RX_RETIRED_MAX 64
+struct rx_retired {
+	struct keypair *kps[RX_RETIRED_MAX];
+	unsigned n;
 };
 
 static void enqueue_handshake(struct device *dev, const struct rx_msg *m, int type, size_t prefix)
@@ -110,7 +127,7 @@ static void enqueue_handshake(struct device *dev, const struct rx_msg *m, int ty
 /* Promotes a responder's "next" keypair on its first authenticated packet
  * (key confirmation, specs/awg.md §1.6). The rx thread is the only reader of
  * the index table under the read lock, so it may retire the old keypair here. */
-static void confirm_keypair(struct device *dev, struct peer *p, struct keypair *kp, uint64_t now)
+static void confirm_keypair(struct device *dev, struct peer *p, struct keypair *kp, struct rx_retired *r)
 {
 	struct keypair *old = NULL;
 	pthread_mutex_lock(&p->lock);
@@ -122,9 +139,14 @@ static void confirm_keypair(struct device *dev, struct peer *p, struct keypair *
 	}
 	pthread_mutex_unlock(&p->lock);
 	if (old) {
+		/* Unreachable from now on; freed after the batch. */
 		index_remove(dev, old->keys.local_index);
-		sodium_memzero(old, sizeof(*old));
-		mem_free(old);
+		if (r->n < RX_RETIRED_MAX) {
+			r->kps[r->n++] = old;
+		} else {
+			sodium_memzero(old, sizeof(*old));
+			mem_free(old);
+		}
 	}
 	kp->confirmed = true;
 	/* The control thread sends what was staged while we waited. */
@@ -147,41 +169,69 @@ static size_t inner_len(const uint8_t *pkt, size_t len)
 	return 0;
 }
 
-static void rx_data(struct device *dev, struct rx_msg *m, size_t prefix, uint64_t now, struct rx_wbatch *w)
+/* Phase 1, any thread: classify and, for transport data, find the keypair
+ * and open the packet in place. Touches nothing but the datagram itself (the
+ * index table is only read; the rx thread holds the read lock throughout). */
+static void rx_open(struct device *dev, struct rx_msg *m, uint64_t now)
 {
-	uint8_t *msg = m->data + prefix;
-	size_t len = m->len - prefix;
+	m->kp = NULL;
+	m->type = obf_classify(&dev->obf, m->data, m->len, &m->prefix);
+	if (m->type != MSG_DATA)
+		return;
+	uint8_t *msg = m->data + m->prefix;
+	size_t len = m->len - m->prefix;
 	struct index_entry *e = index_lookup(dev, le32_read(msg + 4));
-	if (!e || !e->keypair) {
-		atomic_fetch_add(&dev->drops_no_key, 1);
+	if (!e || !e->keypair || now - e->keypair->birth_ns >= REJECT_AFTER_TIME_NS)
+		return;
+	m->counter = le64_read(msg + 8);
+	m->pt = msg + sizeof(struct msg_data);
+	if (noise_open(m->pt, m->pt, len - sizeof(struct msg_data), m->counter, e->keypair->keys.recv_key) < 0)
+		return;
+	m->plen = len - sizeof(struct msg_data) - NOISE_AUTHTAG_LEN;
+	m->kp = e->keypair;
+}
+
+struct open_job {
+	struct device *dev;
+	struct rx_msg *msgs;
+	uint64_t now;
+};
+
+static void open_range(void *ctx, unsigned b, unsigned e)
+{
+	struct open_job *j = ctx;
+	for (unsigned i = b; i < e; i++)
+		rx_open(j->dev, &j->msgs[i], j->now);
+}
+
+/* Phase 2, rx thread, in arrival order: replay window, timers' facts,
+ * roaming, key confirmation, cryptokey routing, delivery. */
+static void rx_deliver(struct device *dev, struct rx_msg *m, uint64_t now, struct rx_wbatch *w, struct rx_retired *r)
+{
+	if (m->type == MSG_INITIATION || m->type == MSG_RESPONSE || m->type == MSG_COOKIE) {
+		enqueue_handshake(dev, m, m->type, m->prefix);
 		return;
 	}
-	/* The index table's keypair pointers are stable while we hold the read
-	 * lock: keypairs are freed only under the write lock, or here on the rx
-	 * thread, which is the table's only reader under the read lock. */
-	struct keypair *kp = e->keypair;
-	struct peer *p = e->peer;
-	if (now - kp->birth_ns >= REJECT_AFTER_TIME_NS) {
-		atomic_fetch_add(&dev->drops_no_key, 1);
-		return;
-	}
-	uint64_t counter = le64_read(msg + 8);
-	uint8_t *pt = msg + sizeof(struct msg_data);
-	if (noise_open(pt, pt, len - sizeof(struct msg_data), counter, kp->keys.recv_key) < 0) {
+	if (m->type != MSG_DATA)
+		return; /* junk, I-packets, probes: dropped without a trace (specs/awg.md §2.4) */
+	struct keypair *kp = m->kp;
+	if (!kp) {
 		atomic_fetch_add(&dev->drops_bad_packet, 1);
 		return;
 	}
-	if (!replay_check(&kp->replay, counter)) {
+	struct peer *p = kp->peer;
+	if (!replay_check(&kp->replay, m->counter)) {
 		atomic_fetch_add(&dev->drops_replay, 1);
 		return;
 	}
-	size_t plen = len - sizeof(struct msg_data) - NOISE_AUTHTAG_LEN;
+	uint8_t *pt = m->pt;
+	size_t plen = m->plen;
 
 	/* Authenticated: the facts the timers need, roaming, key confirmation. */
 	atomic_store_explicit(&p->t_auth_received, now, memory_order_relaxed);
 	atomic_fetch_add_explicit(&p->rx_bytes, m->len, memory_order_relaxed);
 	if (!kp->confirmed)
-		confirm_keypair(dev, p, kp, now);
+		confirm_keypair(dev, p, kp, r);
 	if (!p->has_endpoint || !endpoint_equal(&p->ep.remote, &m->src) || p->ep.sock != m->sock) {
 		bool roamed = p->has_endpoint && !endpoint_equal(&p->ep.remote, &m->src);
 		peer_set_endpoint(p, &m->src, &m->local, m->sock);
@@ -213,23 +263,13 @@ static void rx_data(struct device *dev, struct rx_msg *m, size_t prefix, uint64_
 		rx_queue_write(dev, w, pt, ilen);
 }
 
-static void rx_one(struct device *dev, struct rx_msg *m, uint64_t now, struct rx_wbatch *w)
+static void rx_retired_free(struct rx_retired *r)
 {
-	size_t prefix;
-	int type = obf_classify(&dev->obf, m->data, m->len, &prefix);
-	switch (type) {
-	case MSG_INITIATION:
-	case MSG_RESPONSE:
-	case MSG_COOKIE:
-		enqueue_handshake(dev, m, type, prefix);
-		break;
-	case MSG_DATA:
-		rx_data(dev, m, prefix, now, w);
-		break;
-	default:
-		/* Junk, I-packets, probes: dropped without a trace (specs/awg.md §2.4). */
-		break;
+	for (unsigned i = 0; i < r->n; i++) {
+		sodium_memzero(r->kps[i], sizeof(*r->kps[i]));
+		mem_free(r->kps[i]);
 	}
+	r->n = 0;
 }
 
 static void parse_cmsgs(struct msghdr *mh, struct addr *local, uint16_t *gro)
@@ -256,6 +296,7 @@ static void parse_cmsgs(struct msghdr *mh, struct addr *local, uint16_t *gro)
 }
 
 #define RX_HEADROOM 64
+#define RX_MAX_MSGS (DEV_BATCH * 64) /* datagrams per batch, GRO segments included */
 
 void *rx_thread_main(void *arg)
 {
@@ -270,8 +311,10 @@ void *rx_thread_main(void *arg)
 	} cbuf[DEV_BATCH];
 	struct epoll_event evs[16];
 	struct rx_wbatch *w = mem_alloc(sizeof(*w));
+	struct rx_msg *rm = mem_alloc(RX_MAX_MSGS * sizeof(*rm));
+	struct rx_retired retired = { .n = 0 };
 
-	if (!w || rx_wbatch_init(w) < 0)
+	if (!w || !rm || rx_wbatch_init(w) < 0)
 		goto out;
 	for (int i = 0; i < DEV_BATCH; i++)
 		if (!(bufs[i] = mem_alloc(DEV_BUF_SIZE)))
@@ -302,6 +345,7 @@ void *rx_thread_main(void *arg)
 				if (n <= 0)
 					break;
 				uint64_t now = dev_now();
+				unsigned nm = 0;
 				for (int i = 0; i < n; i++) {
 					struct rx_msg m = { .sock = s };
 					uint16_t gro;
@@ -311,15 +355,20 @@ void *rx_thread_main(void *arg)
 					size_t total = msgs[i].msg_len;
 					size_t seg = gro && gro < total ? gro : total;
 					/* A GRO read carries several datagrams of size seg (the last
-					 * may be shorter); each is classified and decrypted in place
-					 * on its own (a plaintext never reaches past its datagram). */
-					for (size_t off = 0; off < total; off += seg) {
+					 * may be shorter); each is classified and opened on its own
+					 * (a plaintext never reaches past its datagram). */
+					for (size_t off = 0; off < total && nm < RX_MAX_MSGS; off += seg) {
 						m.data = bufs[i] + RX_HEADROOM + off;
 						m.len = total - off < seg ? total - off : seg;
-						rx_one(dev, &m, now, w);
+						rm[nm++] = m;
 					}
 				}
+				struct open_job job = { .dev = dev, .msgs = rm, .now = now };
+				workers_run(dev->rx_workers, open_range, &job, nm, 8);
+				for (unsigned i = 0; i < nm; i++)
+					rx_deliver(dev, &rm[i], now, w, &retired);
 				rx_flush(dev, w);
+				rx_retired_free(&retired);
 				if (n < DEV_BATCH)
 					break;
 			}
@@ -333,6 +382,7 @@ out:
 		rx_wbatch_fini(w);
 		mem_free(w);
 	}
+	mem_free(rm);
 	device_request_stop(dev);
 	return NULL;
 }
@@ -340,8 +390,12 @@ out:
 void device_inject_datagram(struct device *dev, uint8_t *data, size_t len, const union endpoint *src)
 {
 	struct rx_msg m = { .data = data, .len = len, .sock = 0, .src = *src };
+	struct rx_retired retired = { .n = 0 };
+	uint64_t now = dev_now();
 	pthread_rwlock_rdlock(&dev->lock);
-	rx_one(dev, &m, dev_now(), NULL); /* no TUN writes: delivered to the forward hook only */
+	rx_open(dev, &m, now);
+	rx_deliver(dev, &m, now, NULL, &retired); /* no TUN writes: the forward hook only */
+	rx_retired_free(&retired);
 	pthread_rwlock_unlock(&dev->lock);
 }
 

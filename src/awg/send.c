@@ -13,6 +13,7 @@
 
 #include "awg/allowedips.h"
 #include "awg/offload.h"
+#include "awg/workers.h"
 #include "lib/log.h"
 #include "lib/mem.h"
 
@@ -60,11 +61,49 @@ static void stage(struct device *dev, struct peer *p, const struct iovec *pkts, 
 	}
 }
 
-/* Encrypts n inner packets for one peer and sends them. Each pkts[i].iov_base
+struct seal_job {
+	struct device *dev;
+	const struct keypair *kp;
+	struct iovec *pkts, *out;
+	uint8_t *slow;
+	size_t hdr, slot;
+	uint64_t c0;
+	uint32_t s4;
+};
+
+/* Writes prefix and header in front of packets [b, e) and seals them in place
+ * (or in the slow buffer when the header does not fit the headroom). */
+static void seal_range(void *ctx, unsigned b, unsigned e)
+{
+	struct seal_job *j = ctx;
+	for (unsigned i = b; i < e; i++) {
+		size_t len = j->pkts[i].iov_len, plen = padded_len(len, j->dev->mtu);
+		uint8_t *pt = j->pkts[i].iov_base, *dg;
+		if (j->slow) {
+			dg = j->slow + (size_t)i * j->slot;
+			memcpy(dg + j->hdr, pt, len);
+		} else {
+			dg = pt - j->hdr;
+		}
+		memset(dg + j->hdr + len, 0, plen - len);
+		obf_fill_random(dg, j->s4);
+		struct msg_data *md = (struct msg_data *)(dg + j->s4);
+		le32_write(&md->type, obf_header_value(&j->dev->obf, MSG_DATA));
+		le32_write(&md->receiver_index, j->kp->keys.remote_index);
+		le64_write(&md->counter, j->c0 + i);
+		noise_seal(md->encrypted_data, dg + j->hdr, plen, j->c0 + i, j->kp->keys.send_key);
+		j->out[i].iov_base = dg;
+		j->out[i].iov_len = j->hdr + plen + NOISE_AUTHTAG_LEN;
+	}
+}
+
+/* Encrypts n (<= DEV_BATCH) inner packets for one peer and sends them. w: the
+ * calling thread's worker pool, or NULL to do it all on the caller. Each pkts[i].iov_base
  * must have TX_HEADROOM writable bytes before it and TX_TAILROOM after its
  * length when S4 + 16 <= TX_HEADROOM (else the slow copying path is used).
  * Caller holds the device lock (read or write). */
-int send_packets(struct device *dev, struct peer *p, struct iovec *pkts, unsigned n, uint64_t now)
+int send_packets(struct device *dev, struct peer *p, struct iovec *pkts, unsigned n, uint64_t now,
+                 struct workers *w)
 {
 	struct keypair *kp;
 	struct peer_endpoint ep;
@@ -96,65 +135,51 @@ int send_packets(struct device *dev, struct peer *p, struct iovec *pkts, unsigne
 	}
 
 	const uint32_t s4 = obf_prefix_len(&dev->obf, MSG_DATA);
-	const size_t hdr = s4 + sizeof(struct msg_data);
+	struct seal_job job = {
+		.dev = dev, .kp = kp, .pkts = pkts, .c0 = c0, .s4 = s4,
+		.hdr = s4 + sizeof(struct msg_data), .slot = s4 + sizeof(struct msg_data) + dev->mtu + 64,
+	};
+	const size_t hdr = job.hdr;
 	struct iovec out[DEV_BATCH];
-	uint8_t *slow = NULL;
 	uint64_t bytes = 0;
 	bool data = false;
-	unsigned m = 0;
 	int rc = 0;
 
+	if (n > DEV_BATCH)
+		return -E2BIG;
+	job.out = out;
 	if (hdr > TX_HEADROOM) {
-		slow = mem_alloc((size_t)n * (hdr + dev->mtu + 64));
-		if (!slow)
+		job.slow = mem_alloc((size_t)n * job.slot);
+		if (!job.slow)
 			return -ENOMEM;
 	}
+	/* Sealing is independent per packet (each has its own counter): spread it
+	 * over the pool; sending below stays in order. */
+	workers_run(w, seal_range, &job, n, 8);
 	for (unsigned i = 0; i < n; i++) {
-		size_t len = pkts[i].iov_len, plen = padded_len(len, dev->mtu);
-		uint8_t *pt = pkts[i].iov_base, *dg;
-		if (slow) {
-			dg = slow + (size_t)i * (hdr + dev->mtu + 64);
-			memcpy(dg + hdr, pt, len);
-		} else {
-			dg = pt - hdr;
-		}
-		memset(dg + hdr + len, 0, plen - len);
-		obf_fill_random(dg, s4);
-		struct msg_data *md = (struct msg_data *)(dg + s4);
-		le32_write(&md->type, obf_header_value(&dev->obf, MSG_DATA));
-		le32_write(&md->receiver_index, kp->keys.remote_index);
-		le64_write(&md->counter, c0 + i);
-		noise_seal(md->encrypted_data, dg + hdr, plen, c0 + i, kp->keys.send_key);
-		out[m].iov_base = dg;
-		out[m].iov_len = hdr + plen + NOISE_AUTHTAG_LEN;
-		bytes += out[m].iov_len;
-		data |= len > 0;
-		m++;
-		if (m == DEV_BATCH || i + 1 == n) {
-			/* Runs of equal length (the last may be shorter) go out as one
-			 * UDP GSO send. */
-			unsigned s = 0;
-			while (s < m) {
-				unsigned e = s + 1;
-				while (e < m && out[e].iov_len == out[s].iov_len)
-					e++;
-				if (e < m && out[e].iov_len < out[s].iov_len)
-					e++;
-				uint16_t gso = e - s > 1 && atomic_load(&dev->gso_ok) ? (uint16_t)out[s].iov_len : 0;
-				int r = udp_send_raw(dev, &ep, &out[s], e - s, gso);
-				if (r == -EIO && gso) {
-					atomic_store(&dev->gso_ok, false);
-					r = udp_send_raw(dev, &ep, &out[s], e - s, 0);
-				}
-				if (r < 0)
-					rc = r;
-				s = e;
-			}
-			m = 0;
-		}
+		bytes += out[i].iov_len;
+		data |= pkts[i].iov_len > 0;
 	}
+	/* Runs of equal length (the last may be shorter) go out as one UDP GSO send. */
+	for (unsigned s = 0; s < n;) {
+		unsigned e = s + 1;
+		while (e < n && out[e].iov_len == out[s].iov_len)
+			e++;
+		if (e < n && out[e].iov_len < out[s].iov_len)
+			e++;
+		uint16_t gso = e - s > 1 && atomic_load(&dev->gso_ok) ? (uint16_t)out[s].iov_len : 0;
+		int r = udp_send_raw(dev, &ep, &out[s], e - s, gso);
+		if (r == -EIO && gso) {
+			atomic_store(&dev->gso_ok, false);
+			r = udp_send_raw(dev, &ep, &out[s], e - s, 0);
+		}
+		if (r < 0)
+			rc = r;
+		s = e;
+	}
+	uint8_t *slow = job.slow;
 	if (slow)
-		mem_free_secret(slow, (size_t)n * (hdr + dev->mtu + 64));
+		mem_free_secret(slow, (size_t)n * job.slot);
 	atomic_fetch_add(&p->tx_bytes, bytes);
 	fact(&p->t_auth_sent, now);
 	if (data)
@@ -166,7 +191,7 @@ void send_keepalive(struct device *dev, struct peer *p, uint64_t now)
 {
 	uint8_t buf[TX_HEADROOM + TX_TAILROOM];
 	struct iovec iov = { .iov_base = buf + TX_HEADROOM, .iov_len = 0 };
-	(void)send_packets(dev, p, &iov, 1, now);
+	(void)send_packets(dev, p, &iov, 1, now, NULL);
 }
 
 /* Sends what was staged while there was no usable keypair (control thread,
@@ -192,7 +217,7 @@ void send_staged(struct device *dev, struct peer *p, uint64_t now)
 		if (buf) {
 			memcpy(buf + TX_HEADROOM, sp[i]->data, sp[i]->len);
 			struct iovec iov = { .iov_base = buf + TX_HEADROOM, .iov_len = sp[i]->len };
-			(void)send_packets(dev, p, &iov, 1, now);
+			(void)send_packets(dev, p, &iov, 1, now, NULL);
 		}
 		mem_free(sp[i]);
 	}
@@ -490,7 +515,7 @@ void *tx_thread_main(void *arg)
 			while (j < n && t->dst[j] == t->dst[i] && j - i < DEV_BATCH)
 				j++;
 			if (t->dst[i])
-				(void)send_packets(dev, t->dst[i], &t->pkts[i], (unsigned)(j - i), now);
+				(void)send_packets(dev, t->dst[i], &t->pkts[i], (unsigned)(j - i), now, dev->tx_workers);
 			i = j;
 		}
 		pthread_rwlock_unlock(&dev->lock);

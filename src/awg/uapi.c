@@ -425,7 +425,7 @@ int device_send_to_peer(struct device *dev, struct peer *peer, const uint8_t *pk
 	memcpy(buf + 512, pkt, len);
 	struct iovec iov = { .iov_base = buf + 512, .iov_len = len };
 	pthread_rwlock_rdlock(&dev->lock);
-	int rc = send_packets(dev, peer, &iov, 1, dev_now());
+	int rc = send_packets(dev, peer, &iov, 1, dev_now(), NULL);
 	pthread_rwlock_unlock(&dev->lock);
 	mem_free(buf);
 	return rc;

@@ -11,7 +11,7 @@ enum {
 	ERR_TOOBIG     = -(ERR_BAND + 3),  /* exceeds a hard size cap */
 	ERR_AUTH       = -(ERR_BAND + 4),  /* authentication or MAC failure */
 	ERR_REPLAY     = -(ERR_BAND + 5),  /* replayed counter or timestamp */
-	ERR_STATE      = -(ERR_BAND + 6),  /* not valid in the current protocol state */
+	ERR_BADSTATE      = -(ERR_BAND + 6),  /* not valid in the current protocol state */
 	ERR_NOTFOUND   = -(ERR_BAND + 7),  /* no such peer, key, index, row */
 	ERR_CRYPTO     = -(ERR_BAND + 8),  /* a crypto primitive failed (e.g. zero DH) */
 	ERR_PROTO      = -(ERR_BAND + 9),  /* peer violated the protocol */

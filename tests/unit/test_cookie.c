@@ -198,12 +198,12 @@ static void a_reply_with_a_wrong_ad_key_or_byte_is_refused(void **state)
 
 	/* The genuine reply is taken once; a copy finds no mac1 outstanding. */
 	assert_int_equal(cookie_consume_reply(&p.init_cookies, p.init_peer.cookie_key, &reply, NOW), 0);
-	assert_int_equal(cookie_consume_reply(&p.init_cookies, p.init_peer.cookie_key, &reply, NOW), ERR_STATE);
+	assert_int_equal(cookie_consume_reply(&p.init_cookies, p.init_peer.cookie_key, &reply, NOW), ERR_BADSTATE);
 
 	/* Nothing sent yet: nothing to open. */
 	struct cookie_state fresh;
 	memset(&fresh, 0, sizeof(fresh));
-	assert_int_equal(cookie_consume_reply(&fresh, p.init_peer.cookie_key, &reply, NOW), ERR_STATE);
+	assert_int_equal(cookie_consume_reply(&fresh, p.init_peer.cookie_key, &reply, NOW), ERR_BADSTATE);
 	assert_false(fresh.have_cookie);
 }
 

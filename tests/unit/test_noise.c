@@ -402,39 +402,39 @@ static void steps_out_of_order_are_refused_with_err_state(void **state)
 	kat_setup(&k);
 	/* Nothing consumed yet: no response, no keys. */
 	assert_int_equal(noise_create_response(&k.resp.hs, &k.resp.id, &k.resp.peer, RESP_INDEX, NULL, &resp),
-	                 ERR_STATE);
-	assert_int_equal(noise_derive_keys(&k.resp.hs, &keys), ERR_STATE);
+	                 ERR_BADSTATE);
+	assert_int_equal(noise_derive_keys(&k.resp.hs, &keys), ERR_BADSTATE);
 
 	make_initiation(&k.init, INIT_INDEX, k.timestamp, k.init_ephem, &init, NOW);
 	/* An initiation sent is not a handshake completed. */
-	assert_int_equal(noise_derive_keys(&k.init.hs, &keys), ERR_STATE);
+	assert_int_equal(noise_derive_keys(&k.init.hs, &keys), ERR_BADSTATE);
 	assert_int_equal(k.init.hs.state, NOISE_HS_CREATED_INITIATION);
 
 	assert_int_equal(consume_initiation(&k.resp, &init, NOW), 0);
-	assert_int_equal(noise_derive_keys(&k.resp.hs, &keys), ERR_STATE);
+	assert_int_equal(noise_derive_keys(&k.resp.hs, &keys), ERR_BADSTATE);
 	assert_int_equal(noise_create_response(&k.resp.hs, &k.resp.id, &k.resp.peer, RESP_INDEX, k.resp_ephem,
 	                                       &resp), 0);
 
 	/* A response is only consumed by the initiator that is waiting for it. */
-	assert_int_equal(noise_consume_response(&k.resp.hs, &k.resp.id, &k.resp.peer, &resp), ERR_STATE);
+	assert_int_equal(noise_consume_response(&k.resp.hs, &k.resp.id, &k.resp.peer, &resp), ERR_BADSTATE);
 	bad = resp;
 	le32_write(&bad.receiver_index, INIT_INDEX + 1);
-	assert_int_equal(noise_consume_response(&k.init.hs, &k.init.id, &k.init.peer, &bad), ERR_STATE);
+	assert_int_equal(noise_consume_response(&k.init.hs, &k.init.id, &k.init.peer, &bad), ERR_BADSTATE);
 	assert_int_equal(noise_create_response(&k.resp.hs, &k.resp.id, &k.resp.peer, RESP_INDEX, NULL, &bad),
-	                 ERR_STATE);
+	                 ERR_BADSTATE);
 	assert_int_equal(noise_consume_response(&k.init.hs, &k.init.id, &k.init.peer, &resp), 0);
 	/* A second copy of the response finds the handshake already consumed. */
-	assert_int_equal(noise_consume_response(&k.init.hs, &k.init.id, &k.init.peer, &resp), ERR_STATE);
+	assert_int_equal(noise_consume_response(&k.init.hs, &k.init.id, &k.init.peer, &resp), ERR_BADSTATE);
 	assert_int_equal(noise_derive_keys(&k.init.hs, &keys), 0);
-	assert_int_equal(noise_derive_keys(&k.init.hs, &keys), ERR_STATE);
+	assert_int_equal(noise_derive_keys(&k.init.hs, &keys), ERR_BADSTATE);
 
 	/* Without our own key there is no handshake at all. */
 	noise_identity_set(&none, NULL);
 	assert_false(none.has_key);
 	assert_int_equal(noise_create_initiation(&k.init.hs, &none, &k.init.peer, INIT_INDEX, k.timestamp, NULL,
-	                                         &init), ERR_STATE);
+	                                         &init), ERR_BADSTATE);
 	struct noise_initiation_state st;
-	assert_int_equal(noise_consume_initiation_begin(&none, &init, &st), ERR_STATE);
+	assert_int_equal(noise_consume_initiation_begin(&none, &init, &st), ERR_BADSTATE);
 }
 
 static void finishing_with_a_peer_other_than_the_decrypted_static_is_refused(void **state)
