@@ -64,6 +64,10 @@ void dev_wake(struct device *dev)
 
 void dev_emit(struct device *dev, enum device_event_type type, struct peer *p)
 {
+	/* HANDSHAKE is emitted on the control thread (write lock held), so the
+	 * flag needs no other protection. */
+	if (type == DEV_EVENT_HANDSHAKE)
+		p->connected_reported = true;
 	if (!dev->event_fn)
 		return;
 	struct device_event ev = { .type = type };

@@ -46,6 +46,7 @@ enum device_event_type {
 	DEV_EVENT_HANDSHAKE = 1,  /* a session was established */
 	DEV_EVENT_ENDPOINT,       /* first contact or roamed to a new source endpoint */
 	DEV_EVENT_SESSION_EXPIRED,/* all keys zeroed after silence */
+	DEV_EVENT_SESSION_DOWN,   /* no session for REJECT_AFTER_TIME: the peer is gone */
 };
 struct device_event {
 	enum device_event_type type;

@@ -112,8 +112,14 @@ static void peer_tick(struct device *dev, struct peer *p, uint64_t now)
 			send_keepalive(dev, p, now);
 	}
 
-	/* Zero all keys after 3 x 180 s without a new session. */
 	uint64_t derived = ld(&p->t_session_derived);
+	/* The peer is gone: no new session within REJECT_AFTER_TIME of the last. */
+	if (p->connected_reported && derived && now - derived >= dev_scaled(dev, REJECT_AFTER_TIME_NS)) {
+		p->connected_reported = false;
+		dev_emit(dev, DEV_EVENT_SESSION_DOWN, p);
+	}
+
+	/* Zero all keys after 3 x 180 s without a new session. */
 	if (derived && now - derived >= dev_scaled(dev, ZERO_KEYS_AFTER_NS) && !p->expired_reported) {
 		peer_zero_keys(dev, p);
 		p->expired_reported = true;
