@@ -43,7 +43,7 @@ struct peer {
 	struct keypair *kp_prev, *kp_cur, *kp_next;
 	struct peer_endpoint ep;
 	bool has_endpoint;
-	struct staged_packet *staged[MAX_STAGED_PACKETS];
+	struct staged_packet **staged; /* ring of MAX_STAGED_PACKETS, allocated on first use */
 	unsigned staged_head, staged_count;
 
 	uint16_t persistent_keepalive; /* seconds, 0 = off */
@@ -61,8 +61,13 @@ struct peer {
 	uint64_t t_initiation_sent;      /* last initiation we sent */
 	uint64_t retransmit_at;          /* 0 = no handshake in flight */
 	unsigned handshake_attempts;
-	uint64_t t_keepalive_sent_for;   /* t_data_received value we already answered */
-	uint64_t t_new_handshake_for;    /* t_data_sent value we already reacted to */
+	/* The first data received since we last sent anything, and the first
+	 * data sent since we last received anything, as the tick saw them
+	 * (0 = none): the passive keepalive and "stopped hearing back" count
+	 * from these, not from the latest packet, or a steady one-way stream
+	 * would postpone them for ever. */
+	uint64_t t_unanswered_recv;
+	uint64_t t_unanswered_sent;
 	uint64_t t_persistent_sent;
 	bool expired_reported;
 	bool connected_reported;

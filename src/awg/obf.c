@@ -10,6 +10,7 @@
 
 #include "awg/messages.h"
 #include "lib/mem.h"
+#include "lib/rng.h"
 
 /* Size of each standard message, indexed by type - 1. For data this is the
  * smallest one (a keepalive). */
@@ -321,7 +322,7 @@ size_t obf_template_len(const struct obf_template *t)
 static void random_from(uint8_t *dst, size_t n, const char *alphabet, uint32_t count)
 {
 	for (size_t i = 0; i < n; i++)
-		dst[i] = (uint8_t)alphabet[randombytes_uniform(count)];
+		dst[i] = (uint8_t)alphabet[rng_uniform(count)];
 }
 
 size_t obf_template_render(const struct obf_template *t, uint8_t *dst, size_t cap, uint32_t unix_time,
@@ -339,7 +340,7 @@ size_t obf_template_render(const struct obf_template *t, uint8_t *dst, size_t ca
 			memcpy(dst + o, template_bytes(t) + tg->off, tg->len);
 			break;
 		case TAG_RANDOM:
-			randombytes_buf(dst + o, tg->len);
+			rng_bytes(dst + o, tg->len);
 			break;
 		case TAG_LETTERS:
 			random_from(dst + o, tg->len, letters, 52);
@@ -717,14 +718,14 @@ int obf_classify(const struct obf_params *p, const uint8_t *pkt, size_t len, siz
 	return MSG_INVALID;
 }
 
-/* Uniform in [lo, hi]; randombytes_uniform cannot take a bound of 2^32. */
+/* Uniform in [lo, hi]; rng_uniform cannot take a bound of 2^32. */
 static uint32_t uniform_between(uint32_t lo, uint32_t hi)
 {
 	if (lo >= hi)
 		return lo;
 	if (lo == 0 && hi == UINT32_MAX)
-		return randombytes_random();
-	return lo + randombytes_uniform(hi - lo + 1);
+		return rng_u32();
+	return lo + rng_uniform(hi - lo + 1);
 }
 
 uint32_t obf_header_value(const struct obf_params *p, int type)
@@ -736,7 +737,7 @@ uint32_t obf_header_value(const struct obf_params *p, int type)
 
 void obf_fill_random(uint8_t *dst, size_t len)
 {
-	randombytes_buf(dst, len);
+	rng_bytes(dst, len);
 }
 
 uint32_t obf_junk_count(const struct obf_params *p)

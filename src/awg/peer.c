@@ -122,6 +122,7 @@ void peer_remove(struct device *dev, struct peer *p)
 		p->list_next->list_prev = p->list_prev;
 	dev->npeers--;
 	staged_clear(p);
+	mem_free(p->staged);
 	pthread_mutex_destroy(&p->lock);
 	mem_free_secret(p, sizeof(*p));
 }

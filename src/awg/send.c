@@ -40,6 +40,10 @@ static inline void fact(_Atomic uint64_t *t, uint64_t now)
 static void stage(struct device *dev, struct peer *p, const struct iovec *pkts, unsigned n)
 {
 	/* Caller holds p->lock. Keep the newest MAX_STAGED_PACKETS. */
+	if (!p->staged && !(p->staged = mem_zalloc(MAX_STAGED_PACKETS * sizeof(*p->staged)))) {
+		atomic_fetch_add(&dev->drops_staged, n);
+		return;
+	}
 	for (unsigned i = 0; i < n; i++) {
 		if (pkts[i].iov_len > UINT16_MAX)
 			continue;

@@ -87,17 +87,37 @@ static void peer_tick(struct device *dev, struct peer *p, uint64_t now)
 		}
 	}
 
-	/* Passive keepalive: we received data and sent nothing back for 10 s. */
-	if (data_recv && data_recv > auth_sent && now - data_recv >= keepalive && has_usable_key(p, now))
-		send_keepalive(dev, p, now);
+	/* wireguard-go arms these two timers on the first packet of a silence
+	 * and leaves them alone on later ones; the tick sees only the latest
+	 * timestamps, so it remembers the first one it saw (up to one tick
+	 * late). Counting from the latest packet instead would never fire while
+	 * a stream flows one way. */
+	if (data_recv > auth_sent) {
+		if (p->t_unanswered_recv <= auth_sent)
+			p->t_unanswered_recv = data_recv;
+	} else {
+		p->t_unanswered_recv = 0;
+	}
+	if (data_sent > auth_recv) {
+		if (p->t_unanswered_sent <= auth_recv)
+			p->t_unanswered_sent = data_sent;
+	} else {
+		p->t_unanswered_sent = 0;
+	}
 
-	/* Stopped hearing back: data sent, nothing authenticated received for
-	 * 10 + 5 s: start a new handshake (once per such silence). */
-	if (data_sent && data_sent > auth_recv && now - data_sent >= keepalive + rekey_timeout &&
-	    p->t_new_handshake_for != data_sent && !p->retransmit_at) {
-		p->t_new_handshake_for = data_sent;
+	/* Passive keepalive: data received and nothing sent back for 10 s. */
+	if (p->t_unanswered_recv && now - p->t_unanswered_recv >= keepalive && has_usable_key(p, now)) {
+		p->t_unanswered_recv = 0;
+		send_keepalive(dev, p, now);
+	}
+
+	/* Stopped hearing back: nothing authenticated received for 10 + 5 s
+	 * after we sent data: start a new handshake. Re-armed by the next data
+	 * we send while the silence lasts. */
+	if (p->t_unanswered_sent && now - p->t_unanswered_sent >= keepalive + rekey_timeout && !p->retransmit_at) {
 		log_debug("no reply for %llu ms after sending data, new handshake",
-		          (unsigned long long)((now - data_sent) / NSEC_PER_MSEC));
+		          (unsigned long long)((now - p->t_unanswered_sent) / NSEC_PER_MSEC));
+		p->t_unanswered_sent = 0;
 		pthread_mutex_lock(&p->lock);
 		memset(&p->ep.local, 0, sizeof(p->ep.local)); /* forget the sticky source */
 		pthread_mutex_unlock(&p->lock);

@@ -266,11 +266,8 @@ static int apply_set(struct device *dev, struct uapi_set *tx)
 			if ((rc = peer_create(dev, op->public_key, &p)) < 0)
 				return rc;
 		}
-		if (op->has_psk) {
+		if (op->has_psk) /* only the PSK changes: the precomputed DH stays */
 			memcpy(p->nkeys.preshared_key, op->psk, NOISE_SYMMETRIC_KEY_LEN);
-			if ((rc = peer_update_keys(dev, p)) < 0)
-				return rc;
-		}
 		if (op->has_endpoint)
 			peer_set_endpoint(p, &op->endpoint, NULL, -1);
 		if (op->replace_aips)
