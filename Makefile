@@ -29,7 +29,7 @@ ifneq ($(WERROR),)
 WARN += -Werror
 endif
 
-PKGS := libsodium libcrypto libssl libnghttp2 libprotobuf-c libnftables jansson
+PKGS := libsodium libcrypto libssl libnghttp2 libprotobuf-c libnftables libmnl jansson
 ifeq ($(STATIC),1)
 PKG_LIBS := $(shell pkg-config --static --libs $(PKGS))
 LDSTATIC := -static-pie

@@ -66,11 +66,12 @@ void dev_emit(struct device *dev, enum device_event_type type, struct peer *p)
 {
 	/* HANDSHAKE is emitted on the control thread (write lock held), so the
 	 * flag needs no other protection. */
+	bool connected = type == DEV_EVENT_HANDSHAKE && !p->connected_reported;
 	if (type == DEV_EVENT_HANDSHAKE)
 		p->connected_reported = true;
 	if (!dev->event_fn)
 		return;
-	struct device_event ev = { .type = type };
+	struct device_event ev = { .type = type, .connected = connected };
 	memcpy(ev.public_key, p->public_key, sizeof(ev.public_key));
 	struct peer_endpoint ep;
 	if (peer_get_endpoint(p, &ep))

@@ -50,6 +50,7 @@ enum device_event_type {
 };
 struct device_event {
 	enum device_event_type type;
+	bool connected;  /* HANDSHAKE: the first session since the peer was down (or ever) */
 	uint8_t public_key[NOISE_PUBLIC_KEY_LEN];
 	union endpoint endpoint;
 	uint64_t rx_bytes, tx_bytes;
