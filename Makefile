@@ -38,7 +38,7 @@ PKG_LIBS := -Wl,--as-needed $(shell pkg-config --libs $(PKGS))
 endif
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
 
-CPPFLAGS += -D_GNU_SOURCE -Isrc -I$(OUT)/gen -DPHAROS_VERSION=\"$(VERSION)\" $(PKG_CFLAGS)
+CPPFLAGS += -D_GNU_SOURCE -Isrc -I$(OUT)/gen -I$(OUT)/gen/proto -DPHAROS_VERSION=\"$(VERSION)\" $(PKG_CFLAGS)
 LDLIBS   += $(PKG_LIBS) -lpthread
 
 ifeq ($(MODE),release)
@@ -107,7 +107,7 @@ $(foreach d,$(PROGRAM_DIRS),$(eval $(call PROGRAM_RULES,$(d))))
 # protobuf-c code generation: build/MODE/gen/<path>.pb-c.{c,h}; every object
 # may include generated headers, so they are made first (order-only).
 $(OUT)/gen/%.pb-c.c $(OUT)/gen/%.pb-c.h: %.proto
-	@mkdir -p $(OUT)/gen
+	@mkdir -p $(OUT)/gen/proto
 	protoc-c --proto_path=proto --c_out=$(OUT)/gen/proto $<
 $(OUT)/obj/$(OUT)/gen/%.o: $(OUT)/gen/%.c
 	@mkdir -p $(@D)

@@ -391,10 +391,13 @@ static void drain(int fd)
 	(void)!read(fd, &v, sizeof(v));
 }
 
-static void process_handshakes(struct device *dev)
+/* Answers queued handshake messages for at most a quarter tick, so that a
+ * flood the control thread cannot keep up with does not starve its timers
+ * and UAPI clients. Returns true when it stopped with messages left. */
+static bool process_handshakes(struct device *dev)
 {
 	struct hs_item batch[32];
-	for (;;) {
+	for (uint64_t until = dev_now() + DEV_TICK_NS / 4;;) {
 		unsigned n = 0, queued;
 		pthread_mutex_lock(&dev->hs_lock);
 		queued = dev->hs_count;
@@ -405,7 +408,7 @@ static void process_handshakes(struct device *dev)
 		}
 		pthread_mutex_unlock(&dev->hs_lock);
 		if (!n)
-			return;
+			return false;
 		uint64_t now = dev_now();
 		/* Under load while the queue is long, and for a second after. */
 		if (queued >= DEV_UNDER_LOAD_QUEUE)
@@ -416,12 +419,15 @@ static void process_handshakes(struct device *dev)
 			handshake_process(dev, &batch[i], now, under_load);
 		pthread_rwlock_unlock(&dev->lock);
 		sodium_memzero(batch, sizeof(batch[0]) * n);
+		if (dev_now() >= until)
+			return true;
 	}
 }
 
 void device_process_pending(struct device *dev)
 {
-	process_handshakes(dev);
+	while (process_handshakes(dev))
+		;
 	uint64_t now = dev_now();
 	pthread_rwlock_wrlock(&dev->lock);
 	timers_tick(dev, now);
@@ -460,7 +466,8 @@ static void *ctl_thread_main(void *arg)
 				goto out;
 			case EV_WAKE:
 				drain(dev->wake_fd);
-				process_handshakes(dev);
+				if (process_handshakes(dev))
+					dev_wake(dev); /* the rest after this round's ticks and UAPI */
 				if (atomic_exchange(&dev->scan_requested, false))
 					tick = true;
 				break;

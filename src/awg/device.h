@@ -43,7 +43,12 @@ struct keypair {
 
 /* Events the engine reports (node agent turns them into WatchEvents). */
 enum device_event_type {
-	DEV_EVENT_HANDSHAKE = 1,  /* a session was established */
+	/* A handshake completed on our side: as initiator we consumed the
+	 * response; as responder we sent one. The responder's session is
+	 * confirmed only by the initiator's first packet, so it reports this
+	 * even when the initiator then cannot open the response (a preshared
+	 * key mismatch reports one HANDSHAKE per initiation answered). */
+	DEV_EVENT_HANDSHAKE = 1,
 	DEV_EVENT_ENDPOINT,       /* first contact or roamed to a new source endpoint */
 	DEV_EVENT_SESSION_EXPIRED,/* all keys zeroed after silence */
 	DEV_EVENT_SESSION_DOWN,   /* no session for REJECT_AFTER_TIME: the peer is gone */

@@ -62,6 +62,9 @@ static void peer_tick(struct device *dev, struct peer *p, uint64_t now)
 			timers_handshake_complete(dev, p, now);
 		if (p->staged_count)
 			send_staged(dev, p, now);
+	} else if (p->staged_count && has_usable_key(p, now)) {
+		/* Staged packets and usable keys: nothing else will send them. */
+		send_staged(dev, p, now);
 	}
 
 	/* Retransmit an unanswered initiation, give up after 18 tries. */

@@ -207,21 +207,22 @@ int uapi_parse_set(struct uapi_set *tx, const char *body, size_t len, const stru
 }
 
 /* Applies a parsed transaction. Write lock held. Socket binding happens first
- * so a port in use fails the whole set with nothing changed. */
+ * so a port in use fails the whole set with nothing changed (the fwmark
+ * follows it and marks old and new sockets alike). */
 static int apply_set(struct device *dev, struct uapi_set *tx)
 {
 	int rc;
 	uint64_t now = dev_now();
 
-	if (tx->has_fwmark && tx->fwmark != dev->fwmark) {
-		dev->fwmark = tx->fwmark;
-		for (int i = 0; i < dev->nsocks; i++)
-			(void)setsockopt(dev->socks[i].fd, SOL_SOCKET, SO_MARK, &dev->fwmark, sizeof(dev->fwmark));
-	}
 	if (tx->has_port && (dev->nsocks == 0 || tx->port != dev->listen_port || tx->port_hi != dev->listen_port_hi ||
 	                     tx->port == 0)) {
 		if ((rc = udp_rebind(dev, tx->port, tx->port_hi)) < 0)
 			return rc;
+	}
+	if (tx->has_fwmark && tx->fwmark != dev->fwmark) {
+		dev->fwmark = tx->fwmark;
+		for (int i = 0; i < dev->nsocks; i++)
+			(void)setsockopt(dev->socks[i].fd, SOL_SOCKET, SO_MARK, &dev->fwmark, sizeof(dev->fwmark));
 	}
 	if (tx->has_private_key) {
 		static const uint8_t zero[NOISE_PUBLIC_KEY_LEN];
