@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "awg/allowedips.h"
+#include "awg/ratelimit.h"
 #include "awg/workers.h"
 #include "lib/log.h"
 #include "lib/mem.h"
@@ -132,7 +133,7 @@ int device_new(struct device **out, const struct device_options *opts)
 	    !(dev->index = mem_zalloc(DEV_INDEX_BUCKETS * sizeof(*dev->index))) ||
 	    !(dev->hs_queue = mem_alloc(DEV_HS_QUEUE * sizeof(*dev->hs_queue))))
 		goto fail;
-	if ((rc = allowedips_new(&dev->aips)) < 0)
+	if ((rc = allowedips_new(&dev->aips)) < 0 || (rc = ratelimit_new(&dev->ratelimit)) < 0)
 		goto fail;
 	rc = -errno;
 	if ((dev->rx_epoll = epoll_create1(EPOLL_CLOEXEC)) < 0 || (dev->ctl_epoll = epoll_create1(EPOLL_CLOEXEC)) < 0 ||
@@ -232,6 +233,7 @@ void device_free(struct device *dev)
 	if (dev->peers_by_key && dev->index)
 		peer_remove_all(dev);
 	allowedips_free(dev->aips);
+	ratelimit_free(dev->ratelimit);
 	udp_close_all(dev);
 	for (int i = 0; i < dev->nuapi; i++) {
 		close(dev->uapi_fds[i]);

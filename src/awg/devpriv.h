@@ -125,6 +125,7 @@ struct device {
 	unsigned hs_head, hs_count;
 	_Atomic uint64_t hs_dropped;
 	uint64_t under_load_until;
+	struct ratelimit *ratelimit;   /* per-source handshakes under load (control thread) */
 
 	int ctl_epoll;
 	int wake_fd;                   /* eventfd: wakes the control thread */

@@ -14,6 +14,7 @@
 
 #include "awg/allowedips.h"
 #include "awg/offload.h"
+#include "awg/ratelimit.h"
 #include "awg/workers.h"
 #include "lib/log.h"
 #include "lib/mem.h"
@@ -432,6 +433,13 @@ void handshake_process(struct device *dev, struct hs_item *it, uint64_t now, boo
 	if (under_load && ms != COOKIE_MAC_VALID_WITH_COOKIE) {
 		send_cookie_reply(dev, it, le32_read(it->data + 4), now);
 		return;
+	}
+	/* A valid cookie proves the source address, not good intent: under load
+	 * each source gets 20 handshakes a second (burst 5). */
+	if (under_load) {
+		struct addr a;
+		if (addr_from_endpoint(&a, &it->src) < 0 || !ratelimit_allow(dev->ratelimit, a.family, a.bytes, now))
+			return;
 	}
 	/* MACs covered the on-wire AWG type; the Noise core sees the standard one. */
 	le32_write(it->data, (uint32_t)it->type);
