@@ -21,7 +21,7 @@ class Capture:
         self.iface = iface
         self.filter = bpf_filter
         self.path = pcap_path
-        argv = ["tcpdump", "-i", iface, "-n", "-U", "-Z", "root",
+        argv = ["tcpdump", "-i", iface, "-n", "-U", "--immediate-mode", "-Z", "root",
                 "-w", pcap_path]
         if bpf_filter:
             argv.append(bpf_filter)
