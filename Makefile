@@ -204,3 +204,6 @@ clean:
 	rm -rf $(BUILD)
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+
+# The gRPC layer's test contract and targets.
+include mk/rpc.mk

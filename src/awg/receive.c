@@ -97,11 +97,11 @@ struct rx_msg {
 };
 
 /* Keypairs retired during a batch are freed only after it: a datagram opened
- * in the parallel phase may still point at one. */
-#define RX_RETIRED_MAX 64
+ * in the parallel phase may still point at one. Each datagram confirms at
+ * most one keypair, so room for one per datagram of the batch suffices. */
 struct rx_retired {
-	struct keypair *kps[RX_RETIRED_MAX];
-	unsigned n;
+	struct keypair **kps;
+	unsigned n, cap;
 };
 
 static void enqueue_handshake(struct device *dev, const struct rx_msg *m, int type, size_t prefix)
@@ -142,12 +142,7 @@ static void confirm_keypair(struct device *dev, struct peer *p, struct keypair *
 	if (old) {
 		/* Unreachable from now on; freed after the batch. */
 		index_remove(dev, old->keys.local_index);
-		if (r->n < RX_RETIRED_MAX) {
-			r->kps[r->n++] = old;
-		} else {
-			sodium_memzero(old, sizeof(*old));
-			mem_free(old);
-		}
+		r->kps[r->n++] = old; /* cap >= datagrams in the batch */
 	}
 	kp->confirmed = true;
 	/* The control thread sends what was staged while we waited. */
@@ -313,9 +308,9 @@ void *rx_thread_main(void *arg)
 	struct epoll_event evs[16];
 	struct rx_wbatch *w = mem_alloc(sizeof(*w));
 	struct rx_msg *rm = mem_alloc(RX_MAX_MSGS * sizeof(*rm));
-	struct rx_retired retired = { .n = 0 };
+	struct rx_retired retired = { .kps = mem_alloc(RX_MAX_MSGS * sizeof(struct keypair *)), .cap = RX_MAX_MSGS };
 
-	if (!w || !rm || rx_wbatch_init(w) < 0)
+	if (!w || !rm || !retired.kps || rx_wbatch_init(w) < 0)
 		goto out;
 	for (int i = 0; i < DEV_BATCH; i++)
 		if (!(bufs[i] = mem_alloc(DEV_BUF_SIZE)))
@@ -384,6 +379,7 @@ out:
 		mem_free(w);
 	}
 	mem_free(rm);
+	mem_free(retired.kps);
 	device_request_stop(dev);
 	return NULL;
 }
@@ -391,7 +387,8 @@ out:
 void device_inject_datagram(struct device *dev, uint8_t *data, size_t len, const union endpoint *src)
 {
 	struct rx_msg m = { .data = data, .len = len, .sock = 0, .src = *src };
-	struct rx_retired retired = { .n = 0 };
+	struct keypair *one[1];
+	struct rx_retired retired = { .kps = one, .cap = 1 };
 	uint64_t now = dev_now();
 	pthread_rwlock_rdlock(&dev->lock);
 	rx_open(dev, &m, now);

@@ -77,50 +77,66 @@ void udp_close_all(struct device *dev)
 }
 
 /* Binds port..port_hi (port 0: one kernel-chosen port, for both families).
- * On failure nothing changes and the old sockets stay. */
+ * Sockets already bound to a port of the new range are kept (with their
+ * traffic); only missing ones are opened. On failure nothing changes: the
+ * sockets opened here are closed and the old set stays. */
 int udp_rebind(struct device *dev, uint16_t port, uint16_t port_hi)
 {
 	struct sock_info socks[DEV_MAX_SOCKS];
+	bool fresh[DEV_MAX_SOCKS] = { false }, kept[DEV_MAX_SOCKS] = { false };
 	int n = 0, rc = 0;
 	if (port_hi < port)
 		port_hi = port;
 	if ((unsigned)(port_hi - port + 1) * 2 > DEV_MAX_SOCKS)
 		return ERR_TOOBIG;
 
-	/* Close the old sockets first only when they hold ports we need again. */
-	bool overlap = false;
-	for (int i = 0; i < dev->nsocks; i++)
-		if (dev->socks[i].port >= port && dev->socks[i].port <= port_hi)
-			overlap = true;
-	if (overlap || port == 0)
-		udp_close_all(dev);
-
 	for (uint32_t p = port; p <= port_hi; p++) {
-		uint16_t bound = 0;
-		int fd4 = open_one(AF_INET, (uint16_t)p, dev->fwmark, &bound);
-		if (fd4 < 0) {
-			rc = fd4 == -EADDRINUSE ? -EADDRINUSE : fd4;
-			goto fail;
+		int have4 = -1, have6 = -1;
+		for (int i = 0; p && i < dev->nsocks; i++)
+			if (dev->socks[i].port == p)
+				*(dev->socks[i].family == AF_INET ? &have4 : &have6) = i;
+		uint16_t bound = (uint16_t)p;
+		if (have4 >= 0) {
+			socks[n] = dev->socks[have4];
+			kept[have4] = true;
+			n++;
+		} else {
+			int fd4 = open_one(AF_INET, (uint16_t)p, dev->fwmark, &bound);
+			if (fd4 < 0) {
+				rc = fd4;
+				goto fail;
+			}
+			fresh[n] = true;
+			socks[n++] = (struct sock_info){ .fd = fd4, .family = AF_INET, .port = bound };
 		}
-		socks[n++] = (struct sock_info){ .fd = fd4, .family = AF_INET, .port = bound };
-		uint16_t bound6 = 0;
-		int fd6 = open_one(AF_INET6, bound, dev->fwmark, &bound6);
-		if (fd6 >= 0)
-			socks[n++] = (struct sock_info){ .fd = fd6, .family = AF_INET6, .port = bound6 };
-		else if (fd6 != -EAFNOSUPPORT && fd6 != -EADDRNOTAVAIL) {
-			rc = fd6;
-			goto fail;
+		if (have6 >= 0) {
+			socks[n] = dev->socks[have6];
+			kept[have6] = true;
+			n++;
+		} else {
+			uint16_t bound6 = 0;
+			int fd6 = open_one(AF_INET6, bound, dev->fwmark, &bound6);
+			if (fd6 >= 0) {
+				fresh[n] = true;
+				socks[n++] = (struct sock_info){ .fd = fd6, .family = AF_INET6, .port = bound6 };
+			} else if (fd6 != -EAFNOSUPPORT && fd6 != -EADDRNOTAVAIL) {
+				rc = fd6;
+				goto fail;
+			}
 		}
 		if (port == 0) {
 			port = port_hi = bound;
 			break;
 		}
 	}
-	udp_close_all(dev);
+	/* Commit: close what is no longer wanted, renumber the rest. */
+	for (int i = 0; i < dev->nsocks; i++)
+		if (!kept[i])
+			close(dev->socks[i].fd); /* also leaves the rx epoll set */
 	for (int i = 0; i < n; i++) {
 		struct epoll_event ev = { .events = EPOLLIN, .data.u32 = (uint32_t)i };
 		dev->socks[i] = socks[i];
-		if (epoll_ctl(dev->rx_epoll, EPOLL_CTL_ADD, socks[i].fd, &ev) < 0)
+		if (epoll_ctl(dev->rx_epoll, fresh[i] ? EPOLL_CTL_ADD : EPOLL_CTL_MOD, socks[i].fd, &ev) < 0)
 			log_warn("epoll_ctl: %s", strerror(errno));
 	}
 	dev->nsocks = n;
@@ -129,7 +145,8 @@ int udp_rebind(struct device *dev, uint16_t port, uint16_t port_hi)
 	return 0;
 fail:
 	for (int i = 0; i < n; i++)
-		close(socks[i].fd);
+		if (fresh[i])
+			close(socks[i].fd);
 	return rc;
 }
 

@@ -100,8 +100,10 @@ static int egress_v4(char out[POLICY_IFNAMSIZ])
 	while (fgets(line, sizeof(line), f)) {
 		char ifn[64];
 		unsigned long dst, gw, flags, mask;
+		/* A usable default route: up (0x1), not a reject route (0x200). */
 		if (sscanf(line, "%63s %lx %lx %lx %*d %*d %*d %lx", ifn, &dst, &gw, &flags, &mask) == 5 && dst == 0 &&
-		    mask == 0 && (flags & 1) && strlen(ifn) < POLICY_IFNAMSIZ) {
+		    mask == 0 && (flags & 1) && !(flags & 0x200) && strcmp(ifn, "*") &&
+		    strlen(ifn) < POLICY_IFNAMSIZ) {
 			memcpy(out, ifn, strlen(ifn) + 1); /* length checked above */
 			rc = 0;
 			break;
@@ -123,7 +125,7 @@ static int egress_v6(char out[POLICY_IFNAMSIZ])
 		unsigned plen, flags;
 		if (sscanf(line, "%39s %x %*s %*s %*s %*s %*s %*s %x %63s", dst, &plen, &flags, ifn) == 4 && plen == 0 &&
 		    !strcmp(dst, "00000000000000000000000000000000") && strcmp(ifn, "lo") && (flags & 1) &&
-		    strlen(ifn) < POLICY_IFNAMSIZ) {
+		    !(flags & 0x200) && strlen(ifn) < POLICY_IFNAMSIZ) {
 			memcpy(out, ifn, strlen(ifn) + 1); /* length checked above */
 			rc = 0;
 			break;

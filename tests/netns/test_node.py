@@ -1,0 +1,165 @@
+"""pharos-node in the lab, driven by a controller stand-in written with
+Python grpcio over mutual TLS; a wireguard-go client uses it as its VPN.
+
+    ctl (192.168.77.10, behind home's NAT)          client-1 (203.0.113.101)
+        | NodeControl, mTLS, outbound only               | wireguard-go, 10.86.0.2
+        v                                                v
+    node-a (198.51.100.10): pharos-node, control TCP 8444, AmneziaWG UDP 51820
+        | forwarding + masquerade
+        v
+    www (192.0.2.80): sees node-a's address
+
+Certificates come from `pharos-pki` (our CA tool): controller, relay,
+device, self-signed, expired and other-CA identities.
+"""
+import json
+import os
+import subprocess
+import time
+
+import pytest
+
+from awg import Daemon, genkey, genpsk
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TOOLS = os.environ.get("PHAROS_TOOLS", os.path.join(HERE, "..", "..", "build", "asan", "tools"))
+PKI = os.path.join(TOOLS, "pharos-pki")
+BIN = os.environ.get("PHAROS_BIN", os.path.join(HERE, "..", "..", "build", "asan", "bin"))
+NODE = os.path.join(BIN, "pharos-node")
+HOSTS = ["node-a", "client-1", "www", "ctl"]
+CONF = "/etc/pharos/node"
+
+
+def sh(*cmd):
+    return subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+
+
+@pytest.fixture
+def fleet(lab, tmp_path):
+    """CA material, a running node with its certificate, protobuf stubs."""
+    ca, other = str(tmp_path / "ca"), str(tmp_path / "other")
+    sh(PKI, "init", ca)
+    sh(PKI, "init", other)
+    node_ip = lab.addr("node-a")
+    sh(PKI, "issue", ca, "node", "node-a", str(tmp_path / "node"), "--ip", node_ip)
+    for role in ("controller", "relay", "device"):
+        sh(PKI, "issue", ca, role, f"{role}-1", str(tmp_path / role))
+    sh(PKI, "issue", ca, "controller", "ctl-expired", str(tmp_path / "expired"), "--days", "1",
+       "--not-before-days", "10")
+    sh(PKI, "issue", other, "controller", "ctl-other", str(tmp_path / "otherca"))
+    sh(PKI, "self-signed", "controller", "ctl-self", str(tmp_path / "selfsigned"))
+    conf = lab.path("node-a", CONF)
+    os.makedirs(conf, exist_ok=True)
+    sh("cp", str(tmp_path / "node.crt"), os.path.join(conf, "tls.crt"))
+    sh("cp", str(tmp_path / "node.key"), os.path.join(conf, "tls.key"))
+    sh("cp", os.path.join(ca, "root.crt"), os.path.join(conf, "ca.crt"))
+    pb = str(tmp_path / "pb")
+    os.makedirs(pb)
+    sh("/usr/bin/python3", "-m", "grpc_tools.protoc", f"--proto_path={HERE}/../../proto",
+       f"--python_out={pb}", f"--grpc_python_out={pb}", "pharos/node/v1/control.proto")
+    f = {"tmp": tmp_path, "ca": os.path.join(ca, "root.crt"), "pb": pb, "node_ip": node_ip}
+    f["node"] = start_node(lab)
+    return f
+
+
+def start_node(lab, env=None):
+    e = {"LOG_LEVEL": "debug", "PHAROS_TIMER_SCALE": "0.05"}
+    e.update(env or {})
+    p = lab.spawn("node-a", [NODE, "run", "--config-dir", CONF, "--port", "51820", "--obfuscation", "off"],
+                  name="pharos-node", env=e)
+    lab.wait_tcp("ctl", lab.addr("node-a"), 8444, timeout=20)
+    return p
+
+
+def call(lab, f, method, arg=None, who="controller", timeout=10):
+    t = f["tmp"]
+    cmd = ["/usr/bin/python3", os.path.join(HERE, "node_ctl.py"), "--pb", f["pb"], "--addr",
+           f"{f['node_ip']}:8444", "--ca", f["ca"], "--timeout", str(timeout)]
+    if who:
+        cmd += ["--cert", str(t / f"{who}.crt"), "--key", str(t / f"{who}.key")]
+    cmd += [method, json.dumps(arg or {})]
+    r = lab.run("ctl", cmd, check=False, timeout=timeout + 20)
+    if r.returncode == 3:
+        return ("error", r.stdout.split()[1], r.stdout)
+    assert r.returncode == 0, r.stdout + r.stderr
+    return json.loads(r.stdout)
+
+
+def client_config(lab, f, status):
+    """wireguard-go on client-1 as a device of the node: returns (daemon, push request)."""
+    c = Daemon(lab, "client-1", "wireguard-go")
+    psk = genpsk()
+    node_pub = status["amneziawg"]["public_key"]
+    c.setup("10.86.0.2/16", 40000, [dict(pub=node_pub, allowed=f"10.86.0.0/16,{lab.addr('www')}/32", psk=psk,
+                                         endpoint=f"{f['node_ip']}:51820", keepalive=1)])
+    lab.run("client-1", ["ip", "route", "replace", f"{lab.addr('www')}/32", "dev", "wg0"])
+    peer = {"id": "dev-1", "protocol": "PROTOCOL_AMNEZIAWG", "public_key": c.pub,
+            "allowed_ips": ["10.86.0.2/32"], "preshared_key": psk}
+    return c, peer
+
+
+@pytest.mark.lab(hosts=HOSTS, default_route=True)
+def test_only_the_controller_certificate_may_call(lab, fleet):
+    st = call(lab, fleet, "GetStatus")
+    assert st["amneziawg"]["public_key"] and st["agent_version"]
+    svcs = {s["protocol"]: s for s in st["services"]}
+    assert svcs["PROTOCOL_AMNEZIAWG"]["running"]
+    assert "not built" in svcs["PROTOCOL_XRAY_REALITY"]["detail"]
+    for who in ("relay", "device", "selfsigned", "expired", "otherca", None):
+        r = call(lab, fleet, "GetStatus", who=who, timeout=5)
+        assert r[0] == "error" and r[1] == "UNAVAILABLE", f"{who}: {r}"
+    assert call(lab, fleet, "ConfigureInnerLink")[1] == "UNIMPLEMENTED"
+    r = call(lab, fleet, "PushConfig", {"protocol": "PROTOCOL_XRAY_REALITY", "revision": 1})
+    assert r[1] == "UNIMPLEMENTED"
+
+
+@pytest.mark.lab(hosts=HOSTS, default_route=True)
+def test_a_pushed_client_reaches_the_web_through_the_node_and_survives_a_restart(lab, fleet):
+    lab.start_web()
+    st = call(lab, fleet, "GetStatus")
+    c, peer = client_config(lab, fleet, st)
+    watch = lab.spawn("ctl", ["/usr/bin/python3", os.path.join(HERE, "node_ctl.py"), "--pb", fleet["pb"],
+                              "--addr", f"{fleet['node_ip']}:8444", "--ca", fleet["ca"],
+                              "--cert", str(fleet["tmp"] / "controller.crt"),
+                              "--key", str(fleet["tmp"] / "controller.key"), "watch", "60"], name="watch")
+    time.sleep(1)
+    r = call(lab, fleet, "PushConfig", {"protocol": "PROTOCOL_AMNEZIAWG", "revision": 5,
+                                         "amneziawg": {"peers": [peer]}})
+    assert r.get("applied_revision") == "5", r
+    # Policy: forwarding and masquerade (the node's defaults, set explicitly).
+    r = call(lab, fleet, "SetNetworkConfig", {"config": {"forwarding": True, "masquerade": True}})
+    assert r.get("applied"), r
+    page = lab.run("client-1", ["curl", "-sS", "--max-time", "10", f"http://{lab.addr('www')}/"]).stdout.strip()
+    assert page == fleet["node_ip"], f"the web server saw {page}, not the node"
+    # Revisions: older refused, equal is a no-op.
+    r = call(lab, fleet, "PushConfig", {"protocol": "PROTOCOL_AMNEZIAWG", "revision": 4,
+                                         "amneziawg": {"peers": []}})
+    assert r[1] == "FAILED_PRECONDITION"
+    r = call(lab, fleet, "PushConfig", {"protocol": "PROTOCOL_AMNEZIAWG", "revision": 5,
+                                         "amneziawg": {"peers": []}})
+    assert r.get("applied_revision") == "5" and not r.get("reloaded")
+    lp = call(lab, fleet, "ListPeers", {"protocol": "PROTOCOL_AMNEZIAWG"})
+    assert [p["public_key"] for p in lp["peers"]] == [c.pub]
+    assert not lp["peers"][0].get("preshared_key")
+    m = call(lab, fleet, "GetMetrics")
+    assert m["peers"][0]["peer_id"] == "dev-1" and int(m["peers"][0]["rx_bytes"]) > 0
+    # WatchEvents saw the client connect, with its source endpoint.
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and "PEER_CONNECTED" not in watch.log_text():
+        time.sleep(0.2)
+    events = [json.loads(l) for l in watch.log_text().splitlines() if l.startswith("{")]
+    conn = [e for e in events if e.get("type") == "EVENT_TYPE_PEER_CONNECTED"]
+    assert conn and conn[0]["source_endpoint"] == f"{lab.addr('client-1')}:40000", events
+    assert conn[0]["peer_id"] == "dev-1"
+    # SIGKILL, then start again with no controller anywhere: traffic resumes from disk.
+    fleet["node"].kill()
+    time.sleep(0.5)
+    start_node(lab)
+    ok = False
+    for _ in range(30):
+        r = lab.run("client-1", ["curl", "-sS", "--max-time", "2", f"http://{lab.addr('www')}/"], check=False)
+        if r.returncode == 0 and r.stdout.strip() == fleet["node_ip"]:
+            ok = True
+            break
+        time.sleep(0.5)
+    assert ok, "traffic did not resume after the node restarted from disk"
