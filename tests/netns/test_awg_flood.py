@@ -184,7 +184,7 @@ def test_saturating_flood_keeps_the_tunnel_up_and_is_answered_with_cookies(lab):
     # A ping every 50 ms through the tunnel for (nearly) the whole flood...
     pinger = lab.spawn(b.host, ["ping", "-n", "-q", "-i", "0.05", "-W", "1", "-c", str((flood_s - 1) * 20),
                                 "10.9.0.1"], name="ping-during-flood")
-    cap.wait_for(100, timeout=5)    # the server answers with cookies: it is under load
+    cap.wait_for(100, timeout=20)   # the server answers with cookies: it is under load
     # ...and 10 MB each way over TCP, hashed end to end.
     sent_b, got_b = tcp_transfer(lab, b.host, a.host, "10.9.0.1", 10_000_000, timeout=flood_s)
     sent_a, got_a = tcp_transfer(lab, a.host, b.host, "10.9.0.2", 10_000_000, port=5002, timeout=flood_s)
