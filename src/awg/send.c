@@ -124,6 +124,16 @@ int send_packets(struct device *dev, struct peer *p, struct iovec *pkts, unsigne
 		dev_wake(dev);
 		return 0;
 	}
+	if (p->staged_count) {
+		/* Keys are usable but older packets still wait (keys were just
+		 * confirmed): queue behind them; the control thread sends the
+		 * queue in order (timers.c), so nothing overtakes. */
+		stage(dev, p, pkts, n);
+		pthread_mutex_unlock(&p->lock);
+		atomic_store(&dev->scan_requested, true);
+		dev_wake(dev);
+		return 0;
+	}
 	c0 = atomic_fetch_add(&kp->send_counter, n);
 	has_ep = p->has_endpoint;
 	ep = p->ep;

@@ -48,6 +48,14 @@ static bool has_usable_key(struct peer *p, uint64_t now)
 	return ok;
 }
 
+static bool awaiting_confirmation(struct peer *p, uint64_t now, uint64_t window)
+{
+	pthread_mutex_lock(&p->lock);
+	bool waiting = p->kp_next && now - p->kp_next->birth_ns < window;
+	pthread_mutex_unlock(&p->lock);
+	return waiting;
+}
+
 /* Runs every rule for one peer. Write lock held. */
 static void peer_tick(struct device *dev, struct peer *p, uint64_t now)
 {
@@ -80,8 +88,11 @@ static void peer_tick(struct device *dev, struct peer *p, uint64_t now)
 		}
 	}
 
-	/* Sending wants keys (none, expiring, or too many messages). */
-	if (atomic_load(&p->want_handshake)) {
+	/* Sending wants keys (none, expiring, or too many messages), unless we
+	 * just answered the peer's handshake and wait for its first packet to
+	 * confirm those keys: starting our own now would only race it
+	 * (wireguard-go waits REKEY_TIMEOUT too). */
+	if (atomic_load(&p->want_handshake) && !awaiting_confirmation(p, now, rekey_timeout)) {
 		if (!p->retransmit_at && (!p->t_initiation_sent || now - p->t_initiation_sent >= rekey_timeout)) {
 			atomic_store(&p->want_handshake, false);
 			start_handshake(dev, p, now, false);
