@@ -402,20 +402,21 @@ out:
 	rpc_pb_free(&rq->base);
 }
 
-/* Adds or replaces one peer in the applied set (the set owns copies). */
-static int set_put_peer(struct agent *a, const Peer *p)
+/* Rebuilds the applied set without the peer `drop_key` (base64), then with
+ * `add` appended when given: add/replace and remove share this path. The new
+ * set is a deep copy made through the wire encoding (simplest correct copy). */
+static int set_rebuild(struct agent *a, const char *drop_key, const Peer *add)
 {
-	/* Rebuild through the wire encoding: simplest correct deep copy. */
 	Pharos__Node__V1__AmneziaWGConfig tmp = PHAROS__NODE__V1__AMNEZIA_WGCONFIG__INIT;
 	size_t n = a->peers ? a->peers->n_peers : 0, k = 0;
 	Peer **list = mem_alloc((n + 1) * sizeof(*list));
 	if (!list)
 		return -ENOMEM;
 	for (size_t i = 0; i < n; i++)
-		if (strcmp(a->peers->peers[i]->public_key, p->public_key))
+		if (strcmp(a->peers->peers[i]->public_key, drop_key))
 			list[k++] = a->peers->peers[i];
-	if (p)
-		list[k++] = (Peer *)p;
+	if (add)
+		list[k++] = (Peer *)add;
 	tmp.n_peers = k;
 	tmp.peers = list;
 	uint8_t *raw = NULL;
@@ -426,48 +427,13 @@ static int set_put_peer(struct agent *a, const Peer *p)
 		rc = rpc_pb_unpack(&pharos__node__v1__amnezia_wgconfig__descriptor, raw, len, MAX_REQ,
 		                   (ProtobufCMessage **)&copy);
 	if (raw)
-		sodium_memzero(raw, len);
+		sodium_memzero(raw, len); /* preshared keys */
 	mem_free(raw);
 	mem_free(list);
 	if (rc < 0)
 		return rc;
 	if (a->peers)
 		rpc_pb_free(&a->peers->base);
-	a->peers = copy;
-	return 0;
-}
-
-static int set_drop_peer(struct agent *a, const char *pub_b64)
-{
-	if (!a->peers)
-		return 0;
-	Peer fake = PHAROS__NODE__V1__PEER__INIT;
-	fake.public_key = (char *)pub_b64;
-	/* set_put_peer with a peer then removing it: filter without adding. */
-	Pharos__Node__V1__AmneziaWGConfig tmp = PHAROS__NODE__V1__AMNEZIA_WGCONFIG__INIT;
-	size_t n = a->peers->n_peers, k = 0;
-	Peer **list = mem_alloc((n + 1) * sizeof(*list));
-	if (!list)
-		return -ENOMEM;
-	for (size_t i = 0; i < n; i++)
-		if (strcmp(a->peers->peers[i]->public_key, fake.public_key))
-			list[k++] = a->peers->peers[i];
-	tmp.n_peers = k;
-	tmp.peers = list;
-	uint8_t *raw = NULL;
-	size_t len = 0;
-	AwgConfig *copy = NULL;
-	int rc = rpc_pb_pack(&tmp.base, MAX_REQ, &raw, &len);
-	if (rc == 0)
-		rc = rpc_pb_unpack(&pharos__node__v1__amnezia_wgconfig__descriptor, raw, len, MAX_REQ,
-		                   (ProtobufCMessage **)&copy);
-	if (raw)
-		sodium_memzero(raw, len);
-	mem_free(raw);
-	mem_free(list);
-	if (rc < 0)
-		return rc;
-	rpc_pb_free(&a->peers->base);
 	a->peers = copy;
 	return 0;
 }
@@ -496,7 +462,7 @@ static void h_add_peer(void *ctx, const struct rpc_call *call, const uint8_t *re
 	pthread_mutex_lock(&a->lock);
 	if (node_engine_add_peer(a->engine, spec, err, sizeof(err)) < 0)
 		rpc_status_set(st, RPC_INVALID_ARGUMENT, "%s", err);
-	else if (set_put_peer(a, rq->peer) < 0 || save_peers(a, a->peers, a->revision) < 0)
+	else if (set_rebuild(a, rq->peer->public_key, rq->peer) < 0 || save_peers(a, a->peers, a->revision) < 0)
 		rpc_status_set(st, RPC_INTERNAL, "applied but could not persist the peer");
 	else {
 		r.peer_id = rq->peer->id;
@@ -528,7 +494,7 @@ static void h_remove_peer(void *ctx, const struct rpc_call *call, const uint8_t 
 	pthread_mutex_lock(&a->lock);
 	if (node_engine_remove_peer(a->engine, key) < 0)
 		rpc_status_set(st, RPC_INTERNAL, "the engine refused the removal");
-	else if (set_drop_peer(a, rq->public_key) < 0 || save_peers(a, a->peers, a->revision) < 0)
+	else if (set_rebuild(a, rq->public_key, NULL) < 0 || save_peers(a, a->peers, a->revision) < 0)
 		rpc_status_set(st, RPC_INTERNAL, "removed but could not persist");
 	else {
 		r.applied = true;

@@ -141,6 +141,17 @@ def test_a_pushed_client_reaches_the_web_through_the_node_and_survives_a_restart
     lp = call(lab, fleet, "ListPeers", {"protocol": "PROTOCOL_AMNEZIAWG"})
     assert [p["public_key"] for p in lp["peers"]] == [c.pub]
     assert not lp["peers"][0].get("preshared_key")
+    # AddPeer and RemovePeer are live and idempotent; the first peer is untouched.
+    _, other = genkey()
+    extra = {"id": "dev-2", "protocol": "PROTOCOL_AMNEZIAWG", "public_key": other, "allowed_ips": ["10.86.0.3/32"]}
+    for _ in range(2):
+        assert call(lab, fleet, "AddPeer", {"peer": extra}).get("applied")
+    keys = sorted(p["public_key"] for p in call(lab, fleet, "ListPeers", {"protocol": "PROTOCOL_AMNEZIAWG"})["peers"])
+    assert keys == sorted([c.pub, other])
+    for _ in range(2):
+        assert call(lab, fleet, "RemovePeer", {"protocol": "PROTOCOL_AMNEZIAWG", "public_key": other}).get("applied")
+    lp = call(lab, fleet, "ListPeers", {"protocol": "PROTOCOL_AMNEZIAWG"})
+    assert [p["public_key"] for p in lp["peers"]] == [c.pub]
     m = call(lab, fleet, "GetMetrics")
     assert m["peers"][0]["peer_id"] == "dev-1" and int(m["peers"][0]["rx_bytes"]) > 0
     # WatchEvents saw the client connect, with its source endpoint.
