@@ -3,7 +3,7 @@
 # objects apart under build/MODE so a sanitizer build never mixes with release.
 #
 #   make              release binaries into build/release/bin
-#   make test         ASan+UBSan build, unit tests, fuzz-corpus replay, netns tests
+#   make test         ASan+UBSan: unit tests, fuzz-corpus replay, netns tests; then TSan: unit tests
 #   make fuzz         libFuzzer targets (clang) into build/fuzz/bin
 #   make fuzz-run     each fuzz target for FUZZ_SECONDS (default 30)
 #   make bench        benchmarks (need root, they build a lab)
@@ -169,6 +169,7 @@ check-netns: programs tools
 test:
 	$(MAKE) MODE=asan check-unit check-fuzz-corpus
 	$(MAKE) MODE=asan check-netns
+	$(MAKE) MODE=tsan check-unit
 
 tsan:
 	$(MAKE) MODE=tsan check-unit
