@@ -85,16 +85,16 @@ def call(lab, f, method, arg=None, who="controller", timeout=10):
     return json.loads(r.stdout)
 
 
-def client_config(lab, f, status):
-    """wireguard-go on client-1 as a device of the node: returns (daemon, push request)."""
-    c = Daemon(lab, "client-1", "wireguard-go")
+def client_config(lab, f, status, host="client-1", addr="10.86.0.2", dev_id="dev-1"):
+    """wireguard-go on a client host as a device of the node: returns (daemon, push request)."""
+    c = Daemon(lab, host, "wireguard-go")
     psk = genpsk()
     node_pub = status["amneziawg"]["public_key"]
-    c.setup("10.86.0.2/16", 40000, [dict(pub=node_pub, allowed=f"10.86.0.0/16,{lab.addr('www')}/32", psk=psk,
-                                         endpoint=f"{f['node_ip']}:51820", keepalive=1)])
-    lab.run("client-1", ["ip", "route", "replace", f"{lab.addr('www')}/32", "dev", "wg0"])
-    peer = {"id": "dev-1", "protocol": "PROTOCOL_AMNEZIAWG", "public_key": c.pub,
-            "allowed_ips": ["10.86.0.2/32"], "preshared_key": psk}
+    c.setup(f"{addr}/16", 40000, [dict(pub=node_pub, allowed=f"10.86.0.0/16,{lab.addr('www')}/32", psk=psk,
+                                       endpoint=f"{f['node_ip']}:51820", keepalive=1)])
+    lab.run(host, ["ip", "route", "replace", f"{lab.addr('www')}/32", "dev", "wg0"])
+    peer = {"id": dev_id, "protocol": "PROTOCOL_AMNEZIAWG", "public_key": c.pub,
+            "allowed_ips": [f"{addr}/32"], "preshared_key": psk}
     return c, peer
 
 
@@ -174,3 +174,24 @@ def test_a_pushed_client_reaches_the_web_through_the_node_and_survives_a_restart
             break
         time.sleep(0.5)
     assert ok, "traffic did not resume after the node restarted from disk"
+
+
+@pytest.mark.lab(hosts=HOSTS + ["client-2"], default_route=True)
+def test_isolation_decides_whether_two_clients_reach_each_other(lab, fleet):
+    st = call(lab, fleet, "GetStatus")
+    _, p1 = client_config(lab, fleet, st, "client-1", "10.86.0.2", "dev-1")
+    _, p2 = client_config(lab, fleet, st, "client-2", "10.86.0.3", "dev-2")
+    r = call(lab, fleet, "PushConfig", {"protocol": "PROTOCOL_AMNEZIAWG", "revision": 1,
+                                         "amneziawg": {"peers": [p1, p2]}})
+    assert r.get("applied_revision") == "1", r
+    assert call(lab, fleet, "SetNetworkConfig",
+                {"config": {"forwarding": True, "masquerade": True, "isolation": True}}).get("applied")
+    # Let both sessions come up (persistent keepalive 1 s) before judging reachability.
+    time.sleep(2)
+    assert not lab.ping("client-1", "10.86.0.3", count=3, timeout=2), "isolation on, yet client-1 reached client-2"
+    assert call(lab, fleet, "SetNetworkConfig",
+                {"config": {"forwarding": True, "masquerade": True, "isolation": False}}).get("applied")
+    assert lab.ping("client-1", "10.86.0.3", count=3, timeout=3), "isolation off, yet client-1 cannot reach client-2"
+    # Masquerade or isolation without forwarding is refused with a reason.
+    r = call(lab, fleet, "SetNetworkConfig", {"config": {"forwarding": False, "masquerade": True}})
+    assert r[0] == "error" and r[1] == "INVALID_ARGUMENT" and "needs forwarding" in r[2]
