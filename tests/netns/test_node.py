@@ -195,3 +195,40 @@ def test_isolation_decides_whether_two_clients_reach_each_other(lab, fleet):
     # Masquerade or isolation without forwarding is refused with a reason.
     r = call(lab, fleet, "SetNetworkConfig", {"config": {"forwarding": False, "masquerade": True}})
     assert r[0] == "error" and r[1] == "INVALID_ARGUMENT" and "needs forwarding" in r[2]
+
+
+@pytest.mark.lab(hosts=HOSTS, default_route=True)
+def test_watch_events_report_roam_and_disconnect(lab, fleet):
+    """Timers run at 0.05 scale on the node, so a peer silent for
+    REJECT_AFTER_TIME (180 s x 0.05 = 9 s) is reported disconnected."""
+    st = call(lab, fleet, "GetStatus")
+    c, peer = client_config(lab, fleet, st)
+    watch = lab.spawn("ctl", ["/usr/bin/python3", os.path.join(HERE, "node_ctl.py"), "--pb", fleet["pb"],
+                              "--addr", f"{fleet['node_ip']}:8444", "--ca", fleet["ca"],
+                              "--cert", str(fleet["tmp"] / "controller.crt"),
+                              "--key", str(fleet["tmp"] / "controller.key"), "watch", "60"], name="watch")
+    time.sleep(1)
+    assert call(lab, fleet, "PushConfig", {"protocol": "PROTOCOL_AMNEZIAWG", "revision": 1,
+                                            "amneziawg": {"peers": [peer]}}).get("applied_revision") == "1"
+
+    def events(kind, timeout):
+        deadline = time.monotonic() + timeout
+        while True:
+            evs = [json.loads(l) for l in watch.log_text().splitlines() if l.startswith("{")]
+            found = [e for e in evs if e.get("type") == kind]
+            if found or time.monotonic() > deadline:
+                return found, evs
+            time.sleep(0.2)
+
+    conn, evs = events("EVENT_TYPE_PEER_CONNECTED", 10)
+    assert conn, evs
+    # The client moves to another source port: the node follows and says so.
+    lab.start_web()
+    c.wg("set", "wg0", "listen-port", "40001")
+    lab.run("client-1", ["curl", "-sS", "--max-time", "10", f"http://{lab.addr('www')}/"])
+    roam, evs = events("EVENT_TYPE_ROAM", 10)
+    assert roam and roam[0]["source_endpoint"] == f"{lab.addr('client-1')}:40001", evs
+    # The client goes away: a disconnect with cumulative byte counters.
+    c.stop()
+    gone, evs = events("EVENT_TYPE_PEER_DISCONNECTED", 30)
+    assert gone and gone[0]["peer_id"] == "dev-1" and int(gone[0].get("rx_bytes", 0)) > 0, evs
