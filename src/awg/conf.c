@@ -21,6 +21,7 @@
 #include "lib/buf.h"
 #include "lib/enc.h"
 #include "lib/mem.h"
+#include "lib/text.h"
 
 #define MAX_PEERS MAX_PEERS_PER_DEVICE
 #define MAX_ALLOWED_IPS (1u << 22)
@@ -28,7 +29,7 @@
 #define PEERS_MAX_BYTES ((size_t)512 << 20)
 #define AIPS_MAX_BYTES ((size_t)64 << 20)
 #define QUOTE_MAX 72
-#define QUOTE_BUF (QUOTE_MAX * 4 + 8)
+#define QUOTE_BUF TEXT_QUOTE_BUF(QUOTE_MAX)
 #define KEY_EXPECTED "expected a 32-byte key in base64: 44 characters ending in '=', as wg genkey prints"
 #define AIP_EXPECTED "expected ADDR/PREFIX or ADDR, e.g. 10.0.0.2/32, fd00::/64"
 #define EP_EXPECTED \
@@ -77,30 +78,6 @@ struct conf_state {
 
 /* ---- messages -------------------------------------------------------------------- */
 
-static const char *quote(char out[QUOTE_BUF], const char *s, size_t len)
-{
-	size_t o = 0;
-	out[o++] = '"';
-	for (size_t i = 0; i < len && s[i]; i++) {
-		if (i == QUOTE_MAX) {
-			memcpy(out + o, "...", 3);
-			o += 3;
-			break;
-		}
-		unsigned char ch = (unsigned char)s[i];
-		if (ch == '"' || ch == '\\') {
-			out[o++] = '\\';
-			out[o++] = (char)ch;
-		} else if (ch < 0x20 || ch >= 0x7f) {
-			o += (size_t)snprintf(out + o, 5, "\\x%02x", ch);
-		} else {
-			out[o++] = (char)ch;
-		}
-	}
-	out[o++] = '"';
-	out[o] = '\0';
-	return out;
-}
 
 /* Records the failure (sticky) as "line N: "shown": message". */
 static int fail(struct conf *c, unsigned line, const char *shown, size_t shownlen, int rc, const char *fmt, ...)
@@ -110,7 +87,7 @@ static int fail(struct conf *c, unsigned line, const char *shown, size_t shownle
 	char q[QUOTE_BUF];
 	int n = 0;
 	if (line && shown)
-		n = snprintf(c->err, sizeof(c->err), "line %u: %s: ", line, quote(q, shown, shownlen));
+		n = snprintf(c->err, sizeof(c->err), "line %u: %s: ", line, text_quote(q, QUOTE_MAX, shown, shownlen));
 	else if (line)
 		n = snprintf(c->err, sizeof(c->err), "line %u: ", line);
 	if (n < 0 || (size_t)n >= sizeof(c->err))
@@ -403,7 +380,7 @@ static int add_allowed_ips(struct conf *c, const struct shown *sh, const char *v
 			}
 			if (rc < 0)
 				return fail(c, c->line, sh->s, sh->len, -EINVAL, "%s is not %s (" AIP_EXPECTED ")",
-				            quote(q, item, len),
+				            text_quote(q, QUOTE_MAX, item, len),
 				            rc == ERR_RANGE ? "a valid prefix: prefix length too long (/32 at most for IPv4, /128 for IPv6)"
 				                            : "an IP address or prefix");
 			if (st->naips >= MAX_ALLOWED_IPS)
@@ -447,7 +424,7 @@ static int peer_key(struct conf *c, const struct shown *sh, const char *key, con
 			rc = -EINVAL;
 		if (rc < 0)
 			return fail(c, c->line, sh->s, sh->len, -EINVAL, "%s is not %s (" EP_EXPECTED ")",
-			            quote(q, value, strlen(value)),
+			            text_quote(q, QUOTE_MAX, value, strlen(value)),
 			            rc == -ENODEV ? "usable: its IPv6 scope names no interface" : "a numeric endpoint");
 		p->has_endpoint = true;
 		return 0;
@@ -458,7 +435,7 @@ static int peer_key(struct conf *c, const struct shown *sh, const char *key, con
 		else if (!parse_dec(value, 65535, &v))
 			return fail(c, c->line, sh->s, sh->len, -EINVAL,
 			            "%s is not a keepalive interval (expected seconds 0..65535, or off)",
-			            quote(q, value, strlen(value)));
+			            text_quote(q, QUOTE_MAX, value, strlen(value)));
 		p->keepalive = (uint16_t)v;
 		p->has_keepalive = true;
 		return 0;
@@ -480,7 +457,7 @@ static int interface_key(struct conf *c, const struct shown *sh, const char *key
 	if (!strcasecmp(key, "ListenPort")) {
 		if (!parse_dec(value, 65535, &v))
 			return fail(c, c->line, sh->s, sh->len, -EINVAL, "%s is not a port (expected 0..65535)",
-			            quote(q, value, strlen(value)));
+			            text_quote(q, QUOTE_MAX, value, strlen(value)));
 		st->port = (uint16_t)v;
 		st->has_port = true;
 		return 0;
@@ -497,7 +474,7 @@ static int interface_key(struct conf *c, const struct shown *sh, const char *key
 		if (!ok)
 			return fail(c, c->line, sh->s, sh->len, -EINVAL,
 			            "%s is not a firewall mark (expected 0..4294967295, 0x0..0xffffffff, or off)",
-			            quote(q, value, strlen(value)));
+			            text_quote(q, QUOTE_MAX, value, strlen(value)));
 		st->fwmark = m;
 		st->has_fwmark = true;
 		return 0;
@@ -748,7 +725,7 @@ static int show_line(struct show *sh, unsigned lineno, const char *key, char *va
 		if (!strcmp(value, "0"))
 			return 1;
 		seterr(err, errlen, "reply line %u: errno=%s: the daemon reported an error (expected errno=0)", lineno,
-		       quote(q, value, strlen(value)));
+		       text_quote(q, QUOTE_MAX, value, strlen(value)));
 		return ERR_PROTO;
 	}
 	if (!strcmp(key, "public_key")) {
@@ -792,7 +769,7 @@ static int show_line(struct show *sh, unsigned lineno, const char *key, char *va
 		union endpoint ep;
 		if (endpoint_parse(value, &ep) < 0 || endpoint_format(&ep, sh->endpoint, sizeof(sh->endpoint)) < 0) {
 			seterr(err, errlen, "reply line %u: endpoint=%s: not an endpoint (" EP_EXPECTED ")", lineno,
-			       quote(q, value, strlen(value)));
+			       text_quote(q, QUOTE_MAX, value, strlen(value)));
 			return ERR_PARSE;
 		}
 		sh->has_endpoint = true;
@@ -804,7 +781,7 @@ static int show_line(struct show *sh, unsigned lineno, const char *key, char *va
 		struct cidr cidr;
 		if (cidr_parse(value, &cidr) < 0 || cidr_format(&cidr, text, sizeof(text)) < 0) {
 			seterr(err, errlen, "reply line %u: allowed_ip=%s: not a prefix (" AIP_EXPECTED ")", lineno,
-			       quote(q, value, strlen(value)));
+			       text_quote(q, QUOTE_MAX, value, strlen(value)));
 			return ERR_PARSE;
 		}
 		/* One AllowedIPs line per ~1000 characters (the key may repeat), so a
@@ -821,7 +798,7 @@ bad_key:
 	return ERR_PARSE;
 bad_number:
 	seterr(err, errlen, "reply line %u: %s=%s: not a number in range (expected decimal 0..%s)", lineno, key,
-	       quote(q, value, strlen(value)), !strcmp(key, "fwmark") ? "4294967295" : "65535");
+	       text_quote(q, QUOTE_MAX, value, strlen(value)), !strcmp(key, "fwmark") ? "4294967295" : "65535");
 	return ERR_PARSE;
 }
 
@@ -850,7 +827,7 @@ int conf_from_uapi(const char *reply, size_t len, struct buf *out, char *err, si
 		}
 		const char *eq = memchr(line, '=', linelen);
 		if (!eq || eq == line || memchr(line, '\0', linelen)) {
-			seterr(err, errlen, "reply line %u: %s: expected key=value", lineno, quote(q, line, linelen));
+			seterr(err, errlen, "reply line %u: %s: expected key=value", lineno, text_quote(q, QUOTE_MAX, line, linelen));
 			rc = ERR_PARSE;
 			break;
 		}

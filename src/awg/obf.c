@@ -10,6 +10,7 @@
 
 #include "awg/messages.h"
 #include "lib/mem.h"
+#include "lib/text.h"
 #include "lib/rng.h"
 
 /* Size of each standard message, indexed by type - 1. For data this is the
@@ -39,35 +40,10 @@ static void seterr(char *err, size_t errlen, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* Writes s[0..len) in double quotes, escaping quotes, backslashes and
- * non-printable bytes, cut after QUOTE_MAX characters so a 100 KB template
- * never floods a log line. */
+/* Values quoted in error messages are cut after QUOTE_MAX characters, so a
+ * 100 KB template never floods a log line (lib/text.h). */
 #define QUOTE_MAX 64
-#define QUOTE_BUF (QUOTE_MAX * 4 + 8)
-static const char *quote(char out[QUOTE_BUF], const char *s, size_t len)
-{
-	size_t o = 0;
-	out[o++] = '"';
-	for (size_t i = 0; i < len && s[i]; i++) {
-		if (i == QUOTE_MAX) {
-			memcpy(out + o, "...", 3);
-			o += 3;
-			break;
-		}
-		unsigned char c = (unsigned char)s[i];
-		if (c == '"' || c == '\\') {
-			out[o++] = '\\';
-			out[o++] = (char)c;
-		} else if (c < 0x20 || c >= 0x7f) {
-			o += (size_t)snprintf(out + o, 5, "\\x%02x", c);
-		} else {
-			out[o++] = (char)c;
-		}
-	}
-	out[o++] = '"';
-	out[o] = '\0';
-	return out;
-}
+#define QUOTE_BUF TEXT_QUOTE_BUF(QUOTE_MAX)
 
 /* ---- small parsers ----------------------------------------------------- */
 
@@ -186,12 +162,12 @@ static int scan(const char *text, size_t n, struct obf_template *t, struct scan_
 		}
 		if (text[i] != '<') {
 			seterr(err, errlen, "%s: text outside a tag (%s, separated by blanks)",
-			       quote(q, text + i, n - i), TAGS_EXPECTED);
+			       text_quote(q, QUOTE_MAX, text + i, n - i), TAGS_EXPECTED);
 			return -EINVAL;
 		}
 		const char *close = memchr(text + i, '>', n - i);
 		if (!close) {
-			seterr(err, errlen, "%s: tag is not closed with '>' (%s)", quote(q, text + i, n - i),
+			seterr(err, errlen, "%s: tag is not closed with '>' (%s)", text_quote(q, QUOTE_MAX, text + i, n - i),
 			       TAGS_EXPECTED);
 			return -EINVAL;
 		}
@@ -208,18 +184,18 @@ static int scan(const char *text, size_t n, struct obf_template *t, struct scan_
 			}
 		}
 		if (!def) {
-			seterr(err, errlen, "%s: unknown tag (%s)", quote(q, tag, taglen), TAGS_EXPECTED);
+			seterr(err, errlen, "%s: unknown tag (%s)", text_quote(q, QUOTE_MAX, tag, taglen), TAGS_EXPECTED);
 			return -EINVAL;
 		}
 		const char *param = inner + namelen;
 		size_t paramlen = innerlen - namelen;
 		trim(&param, &paramlen);
 		if (def->param && !paramlen) {
-			seterr(err, errlen, "%s: tag needs a parameter (expected %s)", quote(q, tag, taglen), def->usage);
+			seterr(err, errlen, "%s: tag needs a parameter (expected %s)", text_quote(q, QUOTE_MAX, tag, taglen), def->usage);
 			return -EINVAL;
 		}
 		if (!def->param && paramlen) {
-			seterr(err, errlen, "%s: tag takes no parameter (expected %s)", quote(q, tag, taglen), def->usage);
+			seterr(err, errlen, "%s: tag takes no parameter (expected %s)", text_quote(q, QUOTE_MAX, tag, taglen), def->usage);
 			return -EINVAL;
 		}
 		uint32_t len = 4;
@@ -234,7 +210,7 @@ static int scan(const char *text, size_t n, struct obf_template *t, struct scan_
 			for (size_t k = 0; ok && k < hexlen; k++)
 				ok = hexval(hex[k]) >= 0;
 			if (!ok) {
-				seterr(err, errlen, "%s: not valid hex bytes (expected %s)", quote(q, tag, taglen),
+				seterr(err, errlen, "%s: not valid hex bytes (expected %s)", text_quote(q, QUOTE_MAX, tag, taglen),
 				       def->usage);
 				return -EINVAL;
 			}
@@ -242,7 +218,7 @@ static int scan(const char *text, size_t n, struct obf_template *t, struct scan_
 		} else if (def->param) {
 			int rc = parse_dec(param, paramlen, OBF_MAX_TEMPLATE_BYTES, &len);
 			if (rc != NUM_OK) {
-				seterr(err, errlen, "%s: %s (expected %s)", quote(q, tag, taglen),
+				seterr(err, errlen, "%s: %s (expected %s)", text_quote(q, QUOTE_MAX, tag, taglen),
 				       rc == NUM_BIG ? "length too large" : "length is not a decimal number",
 				       def->usage);
 				return -EINVAL;
@@ -250,7 +226,7 @@ static int scan(const char *text, size_t n, struct obf_template *t, struct scan_
 		}
 		if (tot->len + len > OBF_MAX_TEMPLATE_BYTES) {
 			seterr(err, errlen, "%s: the template would exceed %d bytes (expected one datagram of at most %d bytes)",
-			       quote(q, tag, taglen), OBF_MAX_TEMPLATE_BYTES, OBF_MAX_TEMPLATE_BYTES);
+			       text_quote(q, QUOTE_MAX, tag, taglen), OBF_MAX_TEMPLATE_BYTES, OBF_MAX_TEMPLATE_BYTES);
 			return ERR_TOOBIG;
 		}
 		if (t) {
@@ -444,7 +420,7 @@ static int set_number(const char *key, const char *value, uint32_t max, const ch
 	int rc = parse_dec(value, strlen(value), max, out);
 	if (rc == NUM_OK)
 		return 0;
-	seterr(err, errlen, "%s: %s: %s (expected %s 0..%" PRIu32 "%s)", key, quote(q, value, strlen(value)),
+	seterr(err, errlen, "%s: %s: %s (expected %s 0..%" PRIu32 "%s)", key, text_quote(q, QUOTE_MAX, value, strlen(value)),
 	       rc == NUM_BIG ? "too large" : "not a decimal number", what, max, why);
 	return -EINVAL;
 }
@@ -469,13 +445,13 @@ static int set_range(const char *key, const char *value, struct obf_range *out, 
 	else
 		r.hi = r.lo;
 	if (rc != NUM_OK) {
-		seterr(err, errlen, "%s: %s: %s (" H_EXPECTED ")", key, quote(q, value, len),
+		seterr(err, errlen, "%s: %s: %s (" H_EXPECTED ")", key, text_quote(q, QUOTE_MAX, value, len),
 		       rc == NUM_BIG ? "number too large" : "not a decimal number or range");
 		return -EINVAL;
 	}
 	if (r.lo > r.hi) {
 		seterr(err, errlen, "%s: %s: range start must not exceed its end (" H_EXPECTED ")", key,
-		       quote(q, value, len));
+		       text_quote(q, QUOTE_MAX, value, len));
 		return -EINVAL;
 	}
 	*out = r;
@@ -523,7 +499,7 @@ int obf_params_set(struct obf_params *p, const char *key, const char *value, cha
 	if (!d) {
 		seterr(err, errlen,
 		       "%s: unknown key (expected jc, jmin, jmax, s1..s4, h1..h4, i1..i5, or the ignored j1..j3, itime)",
-		       quote(q, key, strlen(key)));
+		       text_quote(q, QUOTE_MAX, key, strlen(key)));
 		return -EINVAL;
 	}
 	switch (d->kind) {

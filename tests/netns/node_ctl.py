@@ -33,11 +33,11 @@ def main():
         private_key=open(a.key, "rb").read() if a.key else None,
         certificate_chain=open(a.cert, "rb").read() if a.cert else None)
     ch = grpc.secure_channel(a.addr, creds)
-    stub = rpc.NodeControlStub(ch)
+    node = rpc.NodeControlStub(ch)
     try:
         if a.call == "watch":
             end = time.monotonic() + float(a.arg)
-            stream = stub.WatchEvents(pb.WatchEventsRequest(), timeout=float(a.arg))
+            stream = node.WatchEvents(pb.WatchEventsRequest(), timeout=float(a.arg))
             try:
                 for ev in stream:
                     print(json.dumps(json_format.MessageToDict(ev, preserving_proto_field_name=True)), flush=True)
@@ -54,7 +54,7 @@ def main():
                     "SetNetworkConfig": pb.SetNetworkConfigRequest,
                     "ConfigureInnerLink": pb.ConfigureInnerLinkRequest}[a.call]
         req = json_format.Parse(a.arg, req_type())
-        resp = getattr(stub, a.call)(req, timeout=a.timeout)
+        resp = getattr(node, a.call)(req, timeout=a.timeout)
         print(json.dumps(json_format.MessageToDict(resp, preserving_proto_field_name=True)))
         return 0
     except grpc.RpcError as e:

@@ -1,0 +1,16 @@
+/* Showing untrusted text in messages. */
+#ifndef PHAROS_LIB_TEXT_H
+#define PHAROS_LIB_TEXT_H
+
+#include <stddef.h>
+
+/* Room text_quote needs for a given cut-off. */
+#define TEXT_QUOTE_BUF(max) ((max) * 4 + 8)
+
+/* Writes s[0..len) (stopping at a NUL) in double quotes into out, escaping
+ * quotes, backslashes and non-printable bytes (\xNN), cut after max
+ * characters with "...", so a huge or binary input never floods a log line
+ * or an error reply. out must hold TEXT_QUOTE_BUF(max) bytes. Returns out. */
+const char *text_quote(char *out, size_t max, const char *s, size_t len);
+
+#endif
