@@ -29,7 +29,7 @@ ifneq ($(WERROR),)
 WARN += -Werror
 endif
 
-PKGS := libsodium libcrypto libssl libnghttp2 libprotobuf-c libnftables libmnl jansson
+PKGS := libsodium libcrypto libssl libnghttp2 libprotobuf-c libnftables libmnl jansson sqlite3 libssh libcap
 ifeq ($(STATIC),1)
 PKG_LIBS := $(shell pkg-config --static --libs $(PKGS))
 LDSTATIC := -static-pie
@@ -69,10 +69,15 @@ PROGRAM_NAME_node := pharos-node
 PROGRAM_NAME_relay := pharos-relay
 PROGRAM_NAME_cox := cox
 PROGRAM_NAME_caravel := caravel
+PROGRAM_NAME_reality := pharos-reality
 PROGRAM_DIRS := $(patsubst src/%/main.c,%,$(wildcard src/*/main.c))
 # The modules each program links (its own folder first).
 PROGRAM_MODULES_pharos-awg := pharos-awg awg lib
 PROGRAM_MODULES_node := node rpc pki awg lib
+PROGRAM_MODULES_cox := cox store profile sshc rpc pki awg lib
+PROGRAM_MODULES_caravel := caravel profile awg lib
+PROGRAM_MODULES_reality := reality lib
+PROGRAM_MODULES_relay := relay rpc pki lib
 
 obj = $(patsubst %.c,$(OUT)/obj/%.o,$(1))
 modlib = $(OUT)/lib/lib$(1).a
