@@ -12,6 +12,7 @@
 #define DEV_BATCH 64                 /* datagrams per recvmmsg/sendmmsg */
 #define DEV_BUF_SIZE 65664           /* one datagram or TUN super-packet + headroom */
 #define DEV_HS_QUEUE 4096            /* handshake messages waiting for the control thread */
+#define DEV_HS_RESERVED 64          /* kept for answers to our own initiations */
 #define DEV_UNDER_LOAD_QUEUE 128     /* queue length from which we demand cookies */
 #define DEV_TICK_NS (100 * NSEC_PER_MSEC)
 #define DEV_INDEX_BUCKETS (1U << 16)

@@ -104,11 +104,26 @@ struct rx_retired {
 	unsigned n, cap;
 };
 
+/* A response or cookie reply naming one of our pending handshakes: an off-path
+ * flooder cannot guess the 32-bit index, so these may use the slots a flood of
+ * initiations is kept out of. Called by the rx thread under dev->lock (read). */
+static bool answers_our_handshake(struct device *dev, const uint8_t *msg, size_t len, int type)
+{
+	size_t off = type == MSG_RESPONSE ? 8 : type == MSG_COOKIE ? 4 : 0;
+	if (!off || len < off + 4)
+		return false;
+	struct index_entry *e = index_lookup(dev, le32_read(msg + off));
+	return e && !e->keypair;
+}
+
 static void enqueue_handshake(struct device *dev, const struct rx_msg *m, int type, size_t prefix)
 {
 	size_t len = m->len - prefix;
+	unsigned room = DEV_HS_QUEUE - DEV_HS_RESERVED;
+	if (answers_our_handshake(dev, m->data + prefix, len, type))
+		room = DEV_HS_QUEUE;
 	pthread_mutex_lock(&dev->hs_lock);
-	if (dev->hs_count == DEV_HS_QUEUE) {
+	if (dev->hs_count >= room) {
 		pthread_mutex_unlock(&dev->hs_lock);
 		atomic_fetch_add(&dev->hs_dropped, 1);
 		return;
