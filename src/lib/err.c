@@ -13,6 +13,7 @@ static const char *const names[] = {
 	[-(ERR_CRYPTO) - ERR_BAND]   = "cryptographic operation failed",
 	[-(ERR_PROTO) - ERR_BAND]    = "protocol violation",
 	[-(ERR_EXISTS) - ERR_BAND]   = "already exists",
+	[-(ERR_CONFLICT) - ERR_BAND] = "changed by someone else since it was read",
 };
 
 const char *err_str(int err)

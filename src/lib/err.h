@@ -16,7 +16,8 @@ enum {
 	ERR_CRYPTO     = -(ERR_BAND + 8),  /* a crypto primitive failed (e.g. zero DH) */
 	ERR_PROTO      = -(ERR_BAND + 9),  /* peer violated the protocol */
 	ERR_EXISTS     = -(ERR_BAND + 10), /* already present */
-	ERR_LAST       = -(ERR_BAND + 11),
+	ERR_CONFLICT   = -(ERR_BAND + 11), /* stale version: the row changed since it was read */
+	ERR_LAST       = -(ERR_BAND + 12),
 };
 
 #define WUR __attribute__((warn_unused_result))

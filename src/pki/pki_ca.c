@@ -22,6 +22,7 @@
 #include "lib/addr.h"
 #include "lib/fileio.h"
 #include "lib/mem.h"
+#include "lib/text.h"
 #include "pki/pki_int.h"
 
 #define DAY 86400
@@ -359,28 +360,10 @@ int pki_ca_load(const char *dir, struct pki_ca **out)
 
 /* ---- leaves ------------------------------------------------------------- */
 
-/* A host name: dot-separated labels of letters, digits and inner hyphens,
- * each 1..63, 253 in all. No wildcard: a leaf names one host. */
+/* A host name (text_is_dns_name); no wildcard: a leaf names one host. */
 static bool dns_valid(const char *s)
 {
-	size_t n = s ? strnlen(s, 254) : 0, label = 0;
-	if (n < 1 || n > 253)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		char c = s[i];
-		if (c == '.') {
-			if (label == 0 || s[i - 1] == '-')
-				return false;
-			label = 0;
-			continue;
-		}
-		bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-		if (!alnum && !(c == '-' && label > 0))
-			return false;
-		if (++label > 63)
-			return false;
-	}
-	return label > 0 && s[n - 1] != '-';
+	return s && text_is_dns_name(s);
 }
 
 static int push_name(GENERAL_NAMES *names, int type, const void *data, size_t len)
