@@ -103,6 +103,19 @@ const char *device_ifname(const struct device *dev)
 	return dev->ifname;
 }
 
+int device_tun_open(const char *ifname, uint32_t mtu, char *actual, size_t cap, bool *vnet, bool *uso)
+{
+	*vnet = !getenv("PHAROS_AWG_NO_OFFLOAD");
+	*uso = false;
+	int fd = tun_open(ifname, actual, cap, vnet, uso);
+	if (fd < 0)
+		return fd;
+	int rc = tun_set_mtu(actual, mtu ? mtu : 1420);
+	if (rc < 0)
+		log_warn("%s: cannot set MTU %u: %s", actual, mtu ? mtu : 1420, err_str(rc));
+	return fd;
+}
+
 int device_new(struct device **out, const struct device_options *opts)
 {
 	*out = NULL;
@@ -150,16 +163,16 @@ int device_new(struct device **out, const struct device_options *opts)
 	if (!opts->no_tun) {
 		if (opts->tun_fd >= 0) {
 			dev->tun_fd = opts->tun_fd;
+			dev->tun_vnet = opts->tun_vnet;
+			dev->tun_uso = opts->tun_uso;
 		} else {
-			bool vnet = !getenv("PHAROS_AWG_NO_OFFLOAD"), uso = false;
-			rc = tun_open(dev->ifname, dev->ifname, sizeof(dev->ifname), &vnet, &uso);
+			bool vnet = false, uso = false;
+			rc = device_tun_open(dev->ifname, dev->mtu, dev->ifname, sizeof(dev->ifname), &vnet, &uso);
 			if (rc < 0)
 				goto fail;
 			dev->tun_fd = rc;
 			dev->tun_vnet = vnet;
 			dev->tun_uso = uso;
-			if ((rc = tun_set_mtu(dev->ifname, dev->mtu)) < 0)
-				log_warn("%s: cannot set MTU %u: %s", dev->ifname, dev->mtu, err_str(rc));
 		}
 		fcntl(dev->tun_fd, F_SETFL, fcntl(dev->tun_fd, F_GETFL) | O_NONBLOCK);
 	}

@@ -76,9 +76,18 @@ struct peer_config {
 	int persistent_keepalive; /* -1: unchanged */
 };
 
+/* Opens a bound UDP socket for the device (privilege separation: a helper
+ * with CAP_NET_BIND_SERVICE binds ports below 1024). Returns the fd
+ * (non-blocking, close-on-exec) and the bound port, or a negative errno. */
+typedef int (*device_udp_open_fn)(void *ctx, int family, uint16_t port, uint16_t *bound_port);
+
 struct device_options {
 	const char *ifname;
-	int tun_fd;        /* -1: open /dev/net/tun ourselves */
+	int tun_fd;        /* -1: open /dev/net/tun ourselves; else ours to use, the caller's to close */
+	bool tun_vnet;     /* tun_fd >= 0: it was opened with IFF_VNET_HDR (device_tun_open says) */
+	bool tun_uso;      /* tun_fd >= 0: the kernel also takes UDP super-packets */
+	device_udp_open_fn udp_open; /* NULL: device_udp_socket() in this process */
+	void *udp_open_ctx;
 	bool no_tun;       /* tests and benchmarks: no TUN device, packets go to forward hook */
 	uint32_t mtu;      /* 0: default 1420 */
 	/* Test knobs: multiply all protocol timeouts (e.g. 0.1 for fast tests). */
@@ -86,6 +95,14 @@ struct device_options {
 };
 
 int device_new(struct device **out, const struct device_options *opts) WUR;
+/* Opens the TUN device the way device_new does (offloads unless
+ * PHAROS_AWG_NO_OFFLOAD is set, MTU set, 0: 1420), for a caller that opens
+ * it once with privileges and hands the fd to device_new (tun_fd, tun_vnet,
+ * tun_uso). Returns the fd or a negative errno; `actual` gets the name. */
+int device_tun_open(const char *ifname, uint32_t mtu, char *actual, size_t cap, bool *vnet, bool *uso) WUR;
+/* A UDP socket as the device binds it (packet info, buffers, GRO, v6only),
+ * on `port` (0: kernel-chosen). Returns the fd or a negative errno. */
+int device_udp_socket(int family, uint16_t port, uint32_t fwmark, uint16_t *bound_port) WUR;
 /* Starts the data and control threads. */
 int device_start(struct device *dev) WUR;
 /* Stops threads, closes sockets and TUN, wipes keys. NULL is a no-op. */

@@ -36,7 +36,7 @@ static void tune_socket(int fd, uint32_t fwmark)
 	(void)setsockopt(fd, SOL_UDP, UDP_GRO, &one, sizeof(one));
 }
 
-static int open_one(int family, uint16_t port, uint32_t fwmark, uint16_t *bound_port)
+int device_udp_socket(int family, uint16_t port, uint32_t fwmark, uint16_t *bound_port)
 {
 	int fd = socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
@@ -66,6 +66,13 @@ static int open_one(int family, uint16_t port, uint32_t fwmark, uint16_t *bound_
 	if (getsockname(fd, &ep.sa, &len) == 0)
 		*bound_port = ntohs(family == AF_INET ? ep.in4.sin_port : ep.in6.sin6_port);
 	return fd;
+}
+
+static int open_one(struct device *dev, int family, uint16_t port, uint16_t *bound_port)
+{
+	if (dev->opts.udp_open)
+		return dev->opts.udp_open(dev->opts.udp_open_ctx, family, port, bound_port);
+	return device_udp_socket(family, port, dev->fwmark, bound_port);
 }
 
 void udp_close_all(struct device *dev)
@@ -101,7 +108,7 @@ int udp_rebind(struct device *dev, uint16_t port, uint16_t port_hi)
 			kept[have4] = true;
 			n++;
 		} else {
-			int fd4 = open_one(AF_INET, (uint16_t)p, dev->fwmark, &bound);
+			int fd4 = open_one(dev, AF_INET, (uint16_t)p, &bound);
 			if (fd4 < 0) {
 				rc = fd4;
 				goto fail;
@@ -115,7 +122,7 @@ int udp_rebind(struct device *dev, uint16_t port, uint16_t port_hi)
 			n++;
 		} else {
 			uint16_t bound6 = 0;
-			int fd6 = open_one(AF_INET6, bound, dev->fwmark, &bound6);
+			int fd6 = open_one(dev, AF_INET6, bound, &bound6);
 			if (fd6 >= 0) {
 				fresh[n] = true;
 				socks[n++] = (struct sock_info){ .fd = fd6, .family = AF_INET6, .port = bound6 };

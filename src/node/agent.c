@@ -1,6 +1,8 @@
 #include "node/agent.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
@@ -8,8 +10,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
+#include "awg/device.h"
 #include "awg/obf.h"
 #include "awg/uapi_client.h"
 #include "lib/buf.h"
@@ -20,8 +25,8 @@
 #include "node/engine.h"
 #include "node/events.h"
 #include "node/identity.h"
-#include "node/netlink.h"
 #include "node/policy.h"
+#include "node/privsep.h"
 #include "pharos/node/v1/control.pb-c.h"
 #include "pki/pki.h"
 #include "rpc/pb.h"
@@ -46,12 +51,66 @@ struct agent {
 	struct node_engine *engine;
 	struct events_hub *hub;
 	AwgConfig *peers;               /* the applied peer set (owned, from rpc_pb_unpack or built) */
+	struct peer_ix *ix;             /* its keys sorted, for key -> id (events, metrics); NULL: scan */
+	size_t nix;
 	uint8_t *peers_raw;             /* its encoding, as persisted */
 	size_t peers_raw_len;
 	uint64_t revision;
 	struct policy policy;
 	time_t started;
+	struct privsep *ps;             /* the privileged operations (helper or in-process) */
+	int tun_fd;                     /* opened once at start, kept across engine restarts */
+	bool tun_vnet, tun_uso;
+	char ifname[16];                /* as opened */
 };
+
+/* ---- privileged operations: requests to the helper (privsep.h) ---- */
+
+_Static_assert(AGENT_MAX_ROUTES == PRIVSEP_MAX_ROUTES, "the helper takes every --route");
+
+static int priv_request(struct agent *a, enum privsep_op op, const struct policy *p, char *err, size_t errlen)
+{
+	struct privsep_req r = { .op = op };
+	int fd;
+	uint16_t port;
+	if (p) {
+		r.forwarding = p->forwarding;
+		r.masquerade = p->masquerade;
+		r.isolation = p->isolation;
+	}
+	int rc = privsep_call(a->ps, &r, &fd, &port, err, errlen);
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}
+
+/* The engine's UDP sockets (device_udp_open_fn), also after a restart. */
+static int udp_open_via_helper(void *ctx, int family, uint16_t port, uint16_t *bound)
+{
+	struct agent *a = ctx;
+	struct privsep_req r = { .op = PRIVSEP_UDP_SOCKET, .family = (uint32_t)family, .port = port };
+	char err[256];
+	int fd;
+	int rc = privsep_call(a->ps, &r, &fd, bound, err, sizeof(err));
+	if (rc < 0) {
+		if (rc != -EAFNOSUPPORT && rc != -EADDRNOTAVAIL)
+			log_warn("UDP port %u: %s", port, err);
+		return rc;
+	}
+	return fd;
+}
+
+/* The tunnel interface up and the tunnel subnets routed into it. */
+static int priv_link(struct agent *a)
+{
+	char err[256];
+	int rc = priv_request(a, PRIVSEP_LINK_UP, NULL, err, sizeof(err));
+	if (rc == 0)
+		rc = priv_request(a, PRIVSEP_ROUTES, NULL, err, sizeof(err));
+	if (rc < 0)
+		log_warn("%s", err);
+	return rc;
+}
 
 /* ---- persistence: written before a call reports success ---- */
 
@@ -188,13 +247,48 @@ static void free_specs(struct node_peer_spec *s, size_t n, struct cidr *c)
 	mem_free(c);
 }
 
+struct peer_ix {
+	uint8_t key[32];
+	const char *id; /* points into agent.peers */
+};
+
+static int cmp_ix(const void *x, const void *y)
+{
+	return memcmp(x, y, 32);
+}
+
+/* The controller's id for a peer key, "" when unknown; b64 gets the key in
+ * base64. Every event and every metrics row asks, so with 10,000 peers this
+ * is a binary search, not a scan. Must hold a->lock. */
 static const char *peer_id_for(const struct agent *a, const uint8_t key[32], char *b64)
 {
 	enc_key_to_base64(b64, key);
+	if (a->ix) {
+		const struct peer_ix *e = bsearch(key, a->ix, a->nix, sizeof(*a->ix), cmp_ix);
+		return e ? e->id : "";
+	}
 	for (size_t i = 0; a->peers && i < a->peers->n_peers; i++)
 		if (!strcmp(a->peers->peers[i]->public_key, b64))
 			return a->peers->peers[i]->id;
 	return "";
+}
+
+/* Makes cfg the applied set (owned; the old one is freed) and indexes it.
+ * Must hold a->lock. Without memory for the index, lookups scan. */
+static void set_applied(struct agent *a, AwgConfig *cfg)
+{
+	if (a->peers)
+		rpc_pb_free(&a->peers->base);
+	mem_free(a->ix);
+	a->ix = NULL;
+	a->nix = 0;
+	a->peers = cfg;
+	if (!cfg || !cfg->n_peers || !(a->ix = mem_alloc(cfg->n_peers * sizeof(*a->ix))))
+		return;
+	for (size_t i = 0; i < cfg->n_peers; i++)
+		if (enc_key_from_base64(a->ix[a->nix].key, cfg->peers[i]->public_key) == 0)
+			a->ix[a->nix++].id = cfg->peers[i]->id;
+	qsort(a->ix, a->nix, sizeof(*a->ix), cmp_ix);
 }
 
 /* ---- handlers ---- */
@@ -353,6 +447,22 @@ static bool check_awg(int protocol, struct rpc_status *st)
 	return false;
 }
 
+static double ms_since(const struct timespec *t0)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)(t.tv_sec - t0->tv_sec) * 1e3 + (double)(t.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
+/* node_engine_replace_peers, noting when it finished (for the log). */
+static int replace_timed(struct agent *a, const struct node_peer_spec *specs, size_t n, char *err, size_t errlen,
+                         const struct timespec *t0, double *ms)
+{
+	int rc = node_engine_replace_peers(a->engine, specs, n, err, errlen);
+	*ms = ms_since(t0);
+	return rc;
+}
+
 static void h_push_config(void *ctx, const struct rpc_call *call, const uint8_t *req, size_t len, struct buf *resp,
                           struct rpc_status *st)
 {
@@ -362,6 +472,9 @@ static void h_push_config(void *ctx, const struct rpc_call *call, const uint8_t 
 	struct node_peer_spec *specs = NULL;
 	struct cidr *cidrs = NULL;
 	char err[256];
+	struct timespec t0;
+	double applied_ms = 0;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	if (unpack(&pharos__node__v1__push_config_request__descriptor, req, len, (ProtobufCMessage **)&rq, st) < 0)
 		return;
 	if (!check_awg(rq->protocol, st))
@@ -379,22 +492,22 @@ static void h_push_config(void *ctx, const struct rpc_call *call, const uint8_t 
 		reply(&r.base, resp, st);
 	} else if (to_specs(rq->amneziawg->peers, rq->amneziawg->n_peers, &specs, &cidrs, err, sizeof(err)) < 0) {
 		rpc_status_set(st, RPC_INVALID_ARGUMENT, "%s", err);
-	} else if (node_engine_replace_peers(a->engine, specs, rq->amneziawg->n_peers, err, sizeof(err)) < 0) {
+	} else if (replace_timed(a, specs, rq->amneziawg->n_peers, err, sizeof(err), &t0, &applied_ms) < 0) {
 		rpc_status_set(st, RPC_INVALID_ARGUMENT, "%s", err);
 	} else if (save_peers(a, rq->amneziawg, rq->revision) < 0) {
 		rpc_status_set(st, RPC_INTERNAL, "applied but could not persist the configuration");
 	} else {
 		/* Keep the request: its config is now the applied peer set. */
-		if (a->peers)
-			rpc_pb_free(&a->peers->base);
-		a->peers = rq->amneziawg;
+		set_applied(a, rq->amneziawg);
 		rq->amneziawg = NULL;
 		rq->config_case = PHAROS__NODE__V1__PUSH_CONFIG_REQUEST__CONFIG__NOT_SET;
 		a->revision = rq->revision;
 		r.applied_revision = a->revision;
 		r.reloaded = true;
 		reply(&r.base, resp, st);
-		log_info("applied revision %llu: %zu AmneziaWG peers", (unsigned long long)a->revision, a->peers->n_peers);
+		/* From the request's bytes to applied and on disk (bench/node-bench reads it). */
+		log_info("applied revision %llu: %zu AmneziaWG peers in %.1f ms (%.1f ms to the engine)",
+		         (unsigned long long)a->revision, a->peers->n_peers, ms_since(&t0), applied_ms);
 	}
 	pthread_mutex_unlock(&a->lock);
 out:
@@ -432,9 +545,7 @@ static int set_rebuild(struct agent *a, const char *drop_key, const Peer *add)
 	mem_free(list);
 	if (rc < 0)
 		return rc;
-	if (a->peers)
-		rpc_pb_free(&a->peers->base);
-	a->peers = copy;
+	set_applied(a, copy);
 	return 0;
 }
 
@@ -545,9 +656,7 @@ static void h_restart(void *ctx, const struct rpc_call *call, const uint8_t *req
 		pthread_mutex_lock(&a->lock);
 		int rc = node_engine_restart(a->engine);
 		if (rc == 0)
-			rc = nl_link_up(node_engine_ifname(a->engine));
-		for (int i = 0; rc == 0 && i < a->o.nroutes; i++)
-			rc = nl_route_replace(&a->o.routes[i], node_engine_ifname(a->engine));
+			rc = priv_link(a);
 		pthread_mutex_unlock(&a->lock);
 		if (rc < 0)
 			rpc_status_set(st, RPC_INTERNAL, "restart failed: %s", err_str(rc));
@@ -582,7 +691,7 @@ static void h_set_network(void *ctx, const struct rpc_call *call, const uint8_t 
 	p.forwarding = rq->config->forwarding;
 	p.masquerade = rq->config->masquerade;
 	p.isolation = rq->config->isolation;
-	if (policy_apply(&p, err, sizeof(err)) < 0)
+	if (policy_validate(&p, err, sizeof(err)) < 0 || priv_request(a, PRIVSEP_POLICY, &p, err, sizeof(err)) < 0)
 		rpc_status_set(st, RPC_INVALID_ARGUMENT, "%s", err);
 	else if (save_policy(a, &p) < 0)
 		rpc_status_set(st, RPC_INTERNAL, "applied but could not persist the policy");
@@ -740,7 +849,7 @@ static int cold_start(struct agent *a)
 		if (rc == 0 && (rc = to_specs(cfg->peers, cfg->n_peers, &specs, &cidrs, err, sizeof(err))) == 0)
 			rc = node_engine_replace_peers(a->engine, specs, cfg->n_peers, err, sizeof(err));
 		if (rc == 0) {
-			a->peers = cfg;
+			set_applied(a, cfg);
 			log_info("restored %zu AmneziaWG peers from %s", cfg->n_peers, p);
 		} else {
 			log_error("%s: cannot restore the peers (%s); starting without them", p, err_str(rc));
@@ -756,7 +865,7 @@ static int cold_start(struct agent *a)
 		mem_free(rev);
 	}
 	load_policy(a);
-	if (policy_apply(&a->policy, err, sizeof(err)) < 0)
+	if (priv_request(a, PRIVSEP_POLICY, &a->policy, err, sizeof(err)) < 0)
 		log_warn("network policy not applied: %s", err);
 	return 0;
 }
@@ -806,16 +915,148 @@ static int start_server(struct agent *a, struct rpc_server **out, SSL_CTX **ctx_
 	return rpc_server_start(*out);
 }
 
+/* ---- the privileged start (root only) ---- */
+
+/* The config directory and its regular files become the run user's (key
+ * files stay 0600), so the unprivileged side can persist and reload. Files
+ * are opened without following links and skipped when hard-linked, so a
+ * planted link cannot make root hand over another file. */
+static int own_config_dir(const char *dir, uid_t uid, gid_t gid)
+{
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dfd < 0)
+		return -errno;
+	int rc = fchown(dfd, uid, gid) < 0 ? -errno : 0;
+	if (rc == 0 && fchmod(dfd, 0700) < 0)
+		rc = -errno;
+	int dfd2 = rc == 0 ? dup(dfd) : -1;
+	DIR *d = dfd2 >= 0 ? fdopendir(dfd2) : NULL;
+	if (rc == 0 && !d) {
+		rc = -errno;
+		if (dfd2 >= 0)
+			close(dfd2);
+	}
+	for (struct dirent *e; rc == 0 && (e = readdir(d));) {
+		if (e->d_name[0] == '.' && (!e->d_name[1] || (e->d_name[1] == '.' && !e->d_name[2])))
+			continue;
+		int fd = openat(dfd, e->d_name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+		struct stat st;
+		if (fd < 0)
+			continue; /* a symlink or special file: not ours to chown */
+		if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_nlink == 1) {
+			if (fchown(fd, uid, gid) < 0)
+				rc = -errno;
+		} else if (S_ISREG(st.st_mode)) {
+			log_warn("%s/%s: hard-linked, left as it is", dir, e->d_name);
+		}
+		close(fd);
+	}
+	if (d)
+		closedir(d);
+	close(dfd);
+	return rc;
+}
+
+/* The UAPI socket lives in run_dir (the run user's); /var/run/wireguard and
+ * /var/run/amneziawg get links to it so `wg show` finds it as usual. */
+static int own_run_dir(const char *run_dir, const char *ifname, uid_t uid, gid_t gid)
+{
+	static const char *const dirs[] = { "/var/run/wireguard", "/var/run/amneziawg" };
+	char target[PATH_MAX], link_path[PATH_MAX];
+	int rc = fileio_mkdir_p(run_dir, 0755);
+	if (rc < 0)
+		return rc;
+	if (chown(run_dir, uid, gid) < 0 || chmod(run_dir, 0755) < 0)
+		return -errno;
+	int n = snprintf(target, sizeof(target), "%s/%s.sock", run_dir, ifname);
+	if (n < 0 || (size_t)n >= sizeof(target))
+		return -ENAMETOOLONG;
+	for (size_t i = 0; i < 2; i++) {
+		snprintf(link_path, sizeof(link_path), "%s/%s.sock", dirs[i], ifname);
+		if ((rc = fileio_mkdir_p(dirs[i], 0755)) < 0)
+			return rc;
+		if ((unlink(link_path) < 0 && errno != ENOENT) || symlink(target, link_path) < 0)
+			return -errno;
+	}
+	return 0;
+}
+
+/* As root: resolve the run user, hand it the directories, open the TUN
+ * device, fork the helper, then drop everything in this process. Must run
+ * before any thread exists (capabilities are per thread) and before any
+ * secret is loaded (the helper is a copy of this process). */
+static int privileged_start(struct agent *a, bool root)
+{
+	struct privsep_config pc = { .port = a->o.port, .port_hi = a->o.port_hi, .nroutes = a->o.nroutes };
+	uid_t uid = 0;
+	gid_t gid = 0;
+	int rc;
+	const char *user = a->o.user;
+	if (root) {
+		rc = user ? privsep_lookup_user(user, &uid, &gid) : privsep_lookup_user(user = "pharos", &uid, &gid);
+		if (rc < 0 && !a->o.user)
+			rc = privsep_lookup_user(user = "nobody", &uid, &gid);
+		if (rc < 0) {
+			log_error("--user \"%s\": %s (expected an existing user other than root)", user,
+			          rc == -EPERM ? "the control service never runs as root" : "no such user");
+			return rc;
+		}
+		if ((rc = own_config_dir(a->o.config_dir, uid, gid)) < 0) {
+			log_error("%s: cannot hand the config directory to %s: %s", a->o.config_dir, user, err_str(rc));
+			return rc;
+		}
+	}
+	bool vnet = false, uso = false;
+	rc = device_tun_open(a->o.ifname, 0, a->ifname, sizeof(a->ifname), &vnet, &uso);
+	if (rc < 0) {
+		log_error("cannot open the TUN device %s: %s", a->o.ifname, err_str(rc));
+		return rc;
+	}
+	a->tun_fd = rc;
+	a->tun_vnet = vnet;
+	a->tun_uso = uso;
+	snprintf(pc.ifname, sizeof(pc.ifname), "%s", a->ifname);
+	memcpy(pc.routes, a->o.routes, sizeof(pc.routes));
+	if (!root)
+		return privsep_new_local(&pc, &a->ps);
+	if ((rc = own_run_dir(a->o.run_dir, a->ifname, uid, gid)) < 0) {
+		log_error("%s: cannot prepare the UAPI directory: %s", a->o.run_dir, err_str(rc));
+		return rc;
+	}
+	if ((rc = privsep_new_helper(&pc, uid, gid, &a->ps)) < 0) {
+		log_error("cannot start the privileged helper: %s", err_str(rc));
+		return rc;
+	}
+	/* The config directory by descriptor: its parents need not be
+	 * reachable by the run user. */
+	if (chdir(a->o.config_dir) < 0) {
+		rc = -errno;
+		log_error("%s: %s", a->o.config_dir, err_str(rc));
+		return rc;
+	}
+	a->o.config_dir = ".";
+	if ((rc = privsep_drop(uid, gid)) < 0) {
+		log_error("cannot drop privileges to %s (uid %u): %s", user, (unsigned)uid, err_str(rc));
+		return rc;
+	}
+	log_info("running as %s (uid %u, no capabilities); privileged helper pid %d keeps CAP_NET_ADMIN and "
+	         "CAP_NET_BIND_SERVICE",
+	         user, (unsigned)uid, (int)privsep_helper_pid(a->ps));
+	return 0;
+}
+
 int agent_run(const struct agent_opts *o)
 {
-	struct agent a = { .o = *o };
+	struct agent a = { .o = *o, .tun_fd = -1 };
 	struct rpc_server *srv = NULL;
 	SSL_CTX *ctx = NULL;
 	struct pki_trust *trust = NULL;
 	struct pki_identity *pid = NULL;
-	bool created;
+	bool created, root = geteuid() == 0;
 	int rc, status = 1;
 
+	if (!a.o.run_dir)
+		a.o.run_dir = "/run/pharos/node";
 	pthread_mutex_init(&a.lock, NULL);
 	a.started = time(NULL);
 	sigset_t set;
@@ -825,8 +1066,13 @@ int agent_run(const struct agent_opts *o)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	if ((rc = fileio_mkdir_p(o->config_dir, 0700)) < 0 ||
-	    (rc = node_identity_load_or_create(o->config_dir, &a.id, &created)) < 0) {
+	if ((rc = fileio_mkdir_p(o->config_dir, 0700)) < 0) {
+		log_error("%s: %s", o->config_dir, err_str(rc));
+		goto out;
+	}
+	if ((rc = privileged_start(&a, root)) < 0)
+		goto out;
+	if ((rc = node_identity_load_or_create(a.o.config_dir, &a.id, &created)) < 0) {
 		log_error("%s: cannot load or create the node identity: %s", o->config_dir, err_str(rc));
 		goto out;
 	}
@@ -839,17 +1085,16 @@ int agent_run(const struct agent_opts *o)
 	}
 	if ((rc = events_hub_new(&a.hub)) < 0)
 		goto out;
-	struct node_engine_opts eo = { .ifname = o->ifname, .port = o->port, .port_hi = o->port_hi, .id = &a.id,
-		                       .hub = a.hub, .timer_scale = o->timer_scale };
+	struct node_engine_opts eo = { .ifname = a.ifname, .port = o->port, .port_hi = o->port_hi, .id = &a.id,
+		                       .hub = a.hub, .timer_scale = o->timer_scale, .tun_given = true,
+		                       .tun_fd = a.tun_fd, .tun_vnet = a.tun_vnet, .tun_uso = a.tun_uso,
+		                       .udp_open = udp_open_via_helper, .udp_open_ctx = &a,
+		                       .uapi_dir = root ? a.o.run_dir : NULL };
 	if ((rc = node_engine_new(&a.engine, &eo)) < 0) {
 		log_error("cannot start the AmneziaWG engine on UDP %u: %s", o->port, err_str(rc));
 		goto out;
 	}
-	if ((rc = nl_link_up(node_engine_ifname(a.engine))) < 0)
-		log_warn("cannot bring %s up: %s", node_engine_ifname(a.engine), err_str(rc));
-	for (int i = 0; i < o->nroutes; i++)
-		if ((rc = nl_route_replace(&o->routes[i], node_engine_ifname(a.engine))) < 0)
-			log_warn("cannot route the tunnel subnet into %s: %s", node_engine_ifname(a.engine), err_str(rc));
+	(void)priv_link(&a);
 	cold_start(&a);
 	if ((rc = start_server(&a, &srv, &ctx, &trust, &pid)) < 0)
 		goto out;
@@ -872,9 +1117,11 @@ out:
 	pki_identity_free(pid);
 	node_engine_free(a.engine);
 	events_hub_free(a.hub);
-	if (a.peers)
-		rpc_pb_free(&a.peers->base);
+	set_applied(&a, NULL);
 	node_identity_fini(&a.id);
+	privsep_free(a.ps);
+	if (a.tun_fd >= 0)
+		close(a.tun_fd);
 	pthread_mutex_destroy(&a.lock);
 	return status;
 }

@@ -9,7 +9,7 @@
 #include "lib/addr.h"
 #include "lib/err.h"
 
-#define AGENT_MAX_ROUTES 8
+#define AGENT_MAX_ROUTES 8 /* = PRIVSEP_MAX_ROUTES */
 
 struct agent_opts {
 	const char *config_dir;
@@ -20,6 +20,8 @@ struct agent_opts {
 	int nroutes;
 	double timer_scale;          /* tests only */
 	bool plain;                  /* --obfuscation off: plain WireGuard framing */
+	const char *user;            /* started as root: run as this user; NULL: "pharos", else "nobody" */
+	const char *run_dir;         /* the UAPI socket when privileges are dropped; default "/run/pharos/node" */
 };
 
 /* Runs until SIGINT/SIGTERM. Returns a process exit status. */

@@ -135,8 +135,10 @@ static int configure_device(struct node_engine *e)
 
 static int start_device(struct node_engine *e)
 {
-	struct device_options o = { .ifname = e->ifname, .tun_fd = -1, .no_tun = e->opts.no_tun,
-		                    .timer_scale = e->opts.timer_scale };
+	struct device_options o = { .ifname = e->ifname, .tun_fd = e->opts.tun_given ? e->opts.tun_fd : -1,
+		                    .tun_vnet = e->opts.tun_vnet, .tun_uso = e->opts.tun_uso,
+		                    .udp_open = e->opts.udp_open, .udp_open_ctx = e->opts.udp_open_ctx,
+		                    .no_tun = e->opts.no_tun, .timer_scale = e->opts.timer_scale };
 	char path[128];
 	int rc = device_new(&e->dev, &o);
 	if (rc < 0)
@@ -148,9 +150,15 @@ static int start_device(struct node_engine *e)
 	if (!e->opts.no_tun) {
 		/* Inspection with `wg show` / `pharos-awg show`, as on any node. */
 		static const char *const dirs[] = { "/var/run/wireguard", "/var/run/amneziawg" };
-		for (size_t i = 0; i < 2; i++) {
-			snprintf(path, sizeof(path), "%s/%s.sock", dirs[i], e->ifname);
-			if ((rc = fileio_mkdir_p(dirs[i], 0755)) < 0 || (rc = device_uapi_listen(e->dev, path)) < 0)
+		const char *own[] = { e->opts.uapi_dir };
+		const char *const *list = e->opts.uapi_dir ? own : dirs;
+		for (size_t i = 0; i < (e->opts.uapi_dir ? 1u : 2u); i++) {
+			int n = snprintf(path, sizeof(path), "%s/%s.sock", list[i], e->ifname);
+			if (n < 0 || (size_t)n >= sizeof(path)) {
+				rc = -ENAMETOOLONG;
+				goto fail;
+			}
+			if ((rc = fileio_mkdir_p(list[i], 0755)) < 0 || (rc = device_uapi_listen(e->dev, path)) < 0)
 				goto fail;
 		}
 	}
@@ -229,12 +237,13 @@ int node_engine_replace_peers(struct node_engine *e, const struct node_peer_spec
 	}
 	for (size_t i = 0; i < n; i++)
 		memcpy(keys[i], peers[i].public_key, 32);
-	qsort(keys, n, 32, cmp_key);
+	if (n)
+		qsort(keys, n, 32, cmp_key);
 	rc = buf_printf(&b, "set=1\n");
 	/* Peers that are not in the new set go; the others are rewritten in
 	 * place (their sessions are untouched). One transaction for all. */
 	for (size_t i = 0; i < cur->n_peers && rc == 0; i++)
-		if (!bsearch(cur->peers[i].public_key, keys, n, 32, cmp_key))
+		if (!n || !bsearch(cur->peers[i].public_key, keys, n, 32, cmp_key))
 			rc = uapi_client_body_add_remove_peer(&b, cur->peers[i].public_key);
 	for (size_t i = 0; i < n && rc == 0; i++)
 		rc = append_peer(&b, &peers[i]);

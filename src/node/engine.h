@@ -36,6 +36,19 @@ struct node_engine_opts {
 	struct events_hub *hub;    /* WatchEvents; may be NULL */
 	double timer_scale;        /* tests: 0 or 1 = real timers */
 	bool no_tun;               /* tests without a TUN device */
+	/* Privilege separation: a TUN fd opened once with privileges and kept
+	 * across restarts (-1 or 0 with tun_given false: open it ourselves), and
+	 * who binds the UDP sockets (NULL: this process). */
+	bool tun_given;
+	int tun_fd;
+	bool tun_vnet, tun_uso;
+	int (*udp_open)(void *ctx, int family, uint16_t port, uint16_t *bound_port);
+	void *udp_open_ctx;
+	/* Where the UAPI socket goes: NULL for /var/run/wireguard and
+	 * /var/run/amneziawg; else one socket DIR/IF.sock (an unprivileged
+	 * process cannot create sockets in those root-owned directories; the
+	 * privileged start links them to this one). */
+	const char *uapi_dir;
 };
 
 int node_engine_new(struct node_engine **out, const struct node_engine_opts *o) WUR;

@@ -1,7 +1,7 @@
 /* pharos-node: the node agent. Commands from a table, usage from the table.
  *   pharos-node gen-csr --config-dir DIR [--name NAME]
  *   pharos-node run --config-dir DIR [--control-listen ADDR:PORT] [--interface IF]
- *                   [--port P | --ports LO-HI] [--route CIDR]...
+ *                   [--port P | --ports LO-HI] [--route CIDR]... [--user USER] [--run-dir DIR]
  *   pharos-node version */
 #include <errno.h>
 #include <limits.h>
@@ -29,7 +29,8 @@ static const struct {
 } commands[] = {
 	{ "gen-csr", cmd_gen_csr, "--config-dir DIR [--name NAME]: create the TLS key (0600) if absent, print a CSR" },
 	{ "run", cmd_run,
-	  "--config-dir DIR [--control-listen ADDR:PORT] [--interface IF] [--port P | --ports LO-HI] [--route CIDR]... [--obfuscation on|off]: serve" },
+	  "--config-dir DIR [--control-listen ADDR:PORT] [--interface IF] [--port P | --ports LO-HI] [--route CIDR]... [--obfuscation on|off] [--user USER] [--run-dir DIR]: serve; "
+	  "started as root, the control service runs as USER (default pharos, else nobody) with no capabilities" },
 	{ "version", cmd_version, ": print the version" },
 };
 
@@ -113,7 +114,8 @@ static int cmd_run(int argc, char **argv)
 		const char *v = NULL;
 		if (!strcmp(argv[i], "--config-dir") || !strcmp(argv[i], "--control-listen") ||
 		    !strcmp(argv[i], "--interface") || !strcmp(argv[i], "--port") || !strcmp(argv[i], "--ports") ||
-		    !strcmp(argv[i], "--route") || !strcmp(argv[i], "--obfuscation")) {
+		    !strcmp(argv[i], "--route") || !strcmp(argv[i], "--obfuscation") || !strcmp(argv[i], "--user") ||
+		    !strcmp(argv[i], "--run-dir")) {
 			if (!(v = opt_value(argc, argv, &i)))
 				return 1;
 		} else {
@@ -127,6 +129,10 @@ static int cmd_run(int argc, char **argv)
 			o.control_listen = v;
 		else if (!strcmp(k, "--interface"))
 			o.ifname = v;
+		else if (!strcmp(k, "--user"))
+			o.user = v;
+		else if (!strcmp(k, "--run-dir"))
+			o.run_dir = v;
 		else if (!strcmp(k, "--port")) {
 			if (parse_port(v, &o.port) < 0) {
 				fprintf(stderr, "pharos-node run: --port \"%s\": expected 1..65535\n", v);

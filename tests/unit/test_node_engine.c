@@ -1,8 +1,10 @@
 #include "support.h"
 
+#include <errno.h>
 #include <sodium.h>
 #include <string.h>
 
+#include "awg/device.h"
 #include "awg/noise.h"
 #include "awg/uapi_client.h"
 #include "node/engine.h"
@@ -116,12 +118,44 @@ static void a_restart_comes_back_with_the_same_identity_and_peers(void **state)
 	node_engine_free(e);
 }
 
+struct opener {
+	int calls;
+	int fail; /* 0, or the error every call returns */
+};
+
+static int open_udp(void *ctx, int family, uint16_t port, uint16_t *bound)
+{
+	struct opener *o = ctx;
+	o->calls++;
+	return o->fail ? o->fail : device_udp_socket(family, port, 0, bound);
+}
+
+static void sockets_come_from_the_opener_at_start_and_after_a_restart(void **state)
+{
+	struct opener op = { 0 };
+	struct node_engine *e;
+	struct node_engine_opts o = { .ifname = "awgtest", .port = 0, .id = &id, .no_tun = true,
+		                      .udp_open = open_udp, .udp_open_ctx = &op };
+	assert_int_equal(node_engine_new(&e, &o), 0);
+	int at_start = op.calls;
+	assert_true(at_start >= 1); /* IPv4, and IPv6 where the host has it */
+	assert_int_equal(node_engine_restart(e), 0);
+	assert_int_equal(op.calls, 2 * at_start);
+	node_engine_free(e);
+
+	/* The privileged side refusing means no engine, with its error. */
+	op.fail = -EACCES;
+	assert_int_equal(node_engine_new(&e, &o), -EACCES);
+	assert_null(e);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(a_full_replace_removes_absent_peers_and_rewrites_present_ones),
 		cmocka_unit_test(single_peer_operations_are_idempotent),
 		cmocka_unit_test(a_restart_comes_back_with_the_same_identity_and_peers),
+		cmocka_unit_test(sockets_come_from_the_opener_at_start_and_after_a_restart),
 	};
 	return cmocka_run_group_tests_name(__FILE__, tests, setup, teardown);
 }

@@ -6,7 +6,8 @@
 //	echo-client -target 127.0.0.1:PORT -ca ca.pem -cert c.pem -key c.key -name localhost CMD ARGS
 //
 // Commands: say TEXT [DEADLINE_MS] | meta KEY VALUE | count N SIZE | call METHOD |
-// bench SECONDS CONCURRENCY (unary Say calls over the one connection)
+// bench SECONDS CONCURRENCY [METHOD] (unary Say calls, or METHOD with an empty
+// request, over the one connection) | watch METHOD SECONDS (server stream, counted)
 // Output: one line, "text=... seq=N", "messages=N order=ok status=OK",
 // "unary_calls_per_s=X calls=N errors=E", or "status=CODE message=...".
 package main
@@ -217,6 +218,11 @@ func main() {
 		secs, _ := strconv.ParseFloat(args[1], 64)
 		conc, _ := strconv.Atoi(args[2])
 		req := encodeMsg(msg{text: "benchmark"})
+		method := "/pharos.test.Echo/Say"
+		if len(args) > 3 {
+			// Any unary method with an empty request (bench/node-rpc: NodeControl/GetStatus).
+			method, req = args[3], []byte{}
+		}
 		var calls, errs int64
 		var wg sync.WaitGroup
 		start := time.Now()
@@ -227,7 +233,7 @@ func main() {
 				defer wg.Done()
 				for time.Now().Before(until) {
 					var resp []byte
-					if err := conn.Invoke(context.Background(), "/pharos.test.Echo/Say", &req, &resp); err != nil {
+					if err := conn.Invoke(context.Background(), method, &req, &resp); err != nil {
 						atomic.AddInt64(&errs, 1)
 					} else {
 						atomic.AddInt64(&calls, 1)
@@ -238,6 +244,70 @@ func main() {
 		wg.Wait()
 		el := time.Since(start).Seconds()
 		fmt.Printf("unary_calls_per_s=%.0f calls=%d errors=%d concurrency=%d\n", float64(calls)/el, calls, errs, conc)
+	case "watch":
+		// watch METHOD SECONDS: a server stream with an empty request (bench/node-bench:
+		// NodeControl/WatchEvents); counts messages by the varint in field 2 (the event
+		// type) and sums field 10 (dropped_before). Prints "subscribed" once the request is sent.
+		secs, _ := strconv.ParseFloat(args[2], 64)
+		sctx, c := context.WithTimeout(context.Background(), time.Duration(secs*float64(time.Second)))
+		defer c()
+		st, err := conn.NewStream(sctx, &grpc.StreamDesc{ServerStreams: true}, args[1])
+		if err != nil {
+			fail(err)
+		}
+		req := []byte{}
+		if err := st.SendMsg(&req); err != nil {
+			fail(err)
+		}
+		if err := st.CloseSend(); err != nil {
+			fail(err)
+		}
+		fmt.Println("subscribed")
+		counts := map[uint64]int{}
+		var dropped uint64
+		var first, last time.Time
+		for {
+			var b []byte
+			if err := st.RecvMsg(&b); err != nil {
+				break // deadline or end of stream
+			}
+			var typ uint64
+			for len(b) > 0 {
+				num, wt, n := protowire.ConsumeTag(b)
+				if n < 0 {
+					break
+				}
+				b = b[n:]
+				if wt == protowire.VarintType {
+					v, m := protowire.ConsumeVarint(b)
+					if m < 0 {
+						break
+					}
+					if num == 2 {
+						typ = v
+					} else if num == 10 {
+						dropped += v
+					}
+					b = b[m:]
+					continue
+				}
+				m := protowire.ConsumeFieldValue(num, wt, b)
+				if m < 0 {
+					break
+				}
+				b = b[m:]
+			}
+			counts[typ]++
+			if first.IsZero() {
+				first = time.Now()
+			}
+			last = time.Now()
+		}
+		fmt.Printf("types=")
+		for t, n := range counts {
+			fmt.Printf("%d:%d,", t, n)
+		}
+		fmt.Printf(" dropped=%d span_s=%.3f\n", dropped, last.Sub(first).Seconds())
 	default:
 		fmt.Fprintln(os.Stderr, "echo-client: unknown command", args[0])
 		os.Exit(2)
