@@ -49,9 +49,9 @@ Private state.  Every command and process run "on a host" runs as
         sh -c 'mount -a -T <lab>/fstab/<host> &&
                echo <host> > /proc/sys/kernel/hostname && exec "$@"' lab CMD...
 (see Lab.wrap) so it has the host's hostname and its own copy of PRIVATE_DIRS
-(bind mounts of <lab>/fs/<host>/<path>), plus the lab's LAB_FILES: its
-/etc/hosts, an /etc/resolv.conf with no nameserver, and empty shell startup
-files for root.  Lab.path() maps a path seen on a host to the real file.
+(bind mounts of <lab>/fs/<host>/<path>) and of HOST_FILES (its own
+/etc/resolv.conf, with no nameserver), plus the lab's LAB_FILES: its
+/etc/hosts and empty shell startup files for root.  Lab.path() maps a path seen on a host to the real file.
 Propagation is `slave`: the bind mounts stay inside the command's own mount
 namespace, while mounts and unmounts made on the machine (such as other
 labs' /run/netns files) still reach it.
@@ -109,10 +109,16 @@ PRIVATE_DIRS = (
 # and may keep state of their own (pyenv's rehash lock, for one) that a
 # teardown's SIGKILL would leave broken.
 _DOTFILE = "dotfile"
-LAB_FILES = {"/etc/hosts": "hosts", "/etc/resolv.conf": "resolv.conf",
+LAB_FILES = {"/etc/hosts": "hosts",
              "/root/.bashrc": _DOTFILE, "/root/.profile": _DOTFILE,
              "/root/.bash_profile": _DOTFILE, "/root/.bash_login": _DOTFILE,
              "/root/.bash_logout": _DOTFILE}
+
+# Files every host has its own copy of (bind mounts of <lab>/fs/<host>/<path>,
+# made from the lab's template <lab>/etc/<name>), for programs that rewrite
+# them: `caravel up` points /etc/resolv.conf at its tunnel's DNS, and a test
+# must see that on the client without it touching the machine or other hosts.
+HOST_FILES = {"/etc/resolv.conf": "resolv.conf"}
 
 _SBIN = ("/usr/local/sbin", "/usr/sbin", "/sbin")
 
@@ -461,6 +467,13 @@ class Lab(Services):
                     src = os.path.join(d, "etc", name)
                     lines.append(f"{_fstab_escape(src)} "
                                  f"{_fstab_escape(target)} none bind 0 0")
+            for target, name in HOST_FILES.items():
+                if os.path.isfile(target):            # follows symlinks
+                    src = self.path(host, target)
+                    os.makedirs(os.path.dirname(src), exist_ok=True)
+                    shutil.copyfile(os.path.join(d, "etc", name), src)
+                    lines.append(f"{_fstab_escape(src)} "
+                                 f"{_fstab_escape(target)} none bind 0 0")
             with open(self._fstab(host), "w") as f:
                 f.write("\n".join(lines) + "\n")
         ns = self.ns
@@ -662,15 +675,17 @@ class Lab(Services):
 
     def path(self, host, path):
         """The real file behind path as host sees it: a host's private
-        directories live under <lab>/fs/<host>/, /etc/hosts and
-        /etc/resolv.conf under <lab>/etc/; any other path is shared with the
-        machine and returned unchanged."""
+        directories and HOST_FILES (/etc/resolv.conf) live under
+        <lab>/fs/<host>/, /etc/hosts under <lab>/etc/; any other path is
+        shared with the machine and returned unchanged."""
         if host not in self.specs:
             raise LabError(f"lab {self.id} has no host {host!r}")
         p = _canon(path)
         for t in self.private_dirs:
             if p == t or p.startswith(t + "/"):
                 return os.path.join(self.dir, "fs", host, p.lstrip("/"))
+        if p in HOST_FILES:
+            return os.path.join(self.dir, "fs", host, p.lstrip("/"))
         if p in LAB_FILES:
             return os.path.join(self.dir, "etc", LAB_FILES[p])
         return p

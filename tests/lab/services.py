@@ -36,6 +36,84 @@ class Services:
         return re.findall(r"^client=(\S+) port=\d+ method=", p.log_text(),
                           re.M)
 
+    def site_cert(self, name, d):
+        """A lab CA and a P-256 server certificate for name (serverAuth, the
+        name as its DNS SAN), made with openssl into directory d. Returns
+        (ca_cert_path, cert_path, key_path)."""
+        os.makedirs(d, exist_ok=True)
+        ca_key, ca = os.path.join(d, "ca.key"), os.path.join(d, "ca.pem")
+        key, csr = os.path.join(d, "site.key"), os.path.join(d, "site.csr")
+        cert, ext = os.path.join(d, "site.pem"), os.path.join(d, "site.ext")
+        ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]
+        quiet = {"check": True, "stdout": subprocess.DEVNULL,
+                 "stderr": subprocess.DEVNULL}
+        subprocess.run(["openssl", "req", "-x509", *ec, "-keyout", ca_key,
+                        "-out", ca, "-days", "2", "-subj",
+                        f"/CN=Pharos lab CA {self.id}"], **quiet)
+        subprocess.run(["openssl", "req", *ec, "-keyout", key, "-out", csr,
+                        "-subj", f"/CN={name}"], **quiet)
+        with open(ext, "w") as f:
+            f.write(f"subjectAltName=DNS:{name}\n"
+                    "extendedKeyUsage=serverAuth\n")
+        subprocess.run(["openssl", "x509", "-req", "-in", csr, "-CA", ca,
+                        "-CAkey", ca_key, "-CAcreateserial", "-days", "2",
+                        "-extfile", ext, "-out", cert], **quiet)
+        return ca, cert, key
+
+    def start_decoy(self, host="www", name="www.decoy.test", port=443,
+                    page=None):
+        """Start a real TLS 1.3 HTTPS site (nginx, HTTP/2 and 1.1) on host:port
+        for name, with a P-256 certificate from a lab CA made here with
+        openssl; it stands in for the popular site a REALITY server imitates.
+        Every path answers with the same fixed page (page, or a default that
+        names the site).  Files live in <lab>/decoy/<host>-<port>/.  Returns
+        (Proc, ca_cert_path, page_bytes) once the site accepts connections."""
+        self._check_usable(host)
+        d = os.path.join(self.dir, "decoy", f"{host}-{port}")
+        for sub in ("html", "tmp", "logs"):
+            os.makedirs(os.path.join(d, sub), exist_ok=True)
+        ca, cert, key = self.site_cert(name, d)
+        body = page if page is not None else (
+            f"<!doctype html><title>{name}</title><p>Welcome to {name}, "
+            "the lab's popular site.</p>\n").encode()
+        with open(os.path.join(d, "html", "index.html"), "wb") as f:
+            f.write(body)
+        listen = [f"listen {a}:{port} ssl http2;" if ":" not in a else
+                  f"listen [{a}]:{port} ssl http2;" for a in self.addrs(host)]
+        conf = os.path.join(d, "nginx.conf")
+        tmp = os.path.join(d, "tmp")
+        with open(conf, "w") as f:
+            f.write(f"""\
+# decoy site {name} for lab host {host} (tests/lab)
+user root root;
+worker_processes 1;
+daemon off;
+pid {d}/nginx.pid;
+error_log {d}/logs/error.log info;
+events {{ worker_connections 512; }}
+http {{
+    access_log {d}/logs/access.log;
+    client_body_temp_path {tmp}/body;
+    proxy_temp_path {tmp}/proxy;
+    fastcgi_temp_path {tmp}/fastcgi;
+    uwsgi_temp_path {tmp}/uwsgi;
+    scgi_temp_path {tmp}/scgi;
+    default_type text/html;
+    server {{
+        {" ".join(listen)}
+        server_name {name};
+        ssl_certificate {cert};
+        ssl_certificate_key {key};
+        ssl_protocols TLSv1.2 TLSv1.3;
+        location / {{ root {d}/html; try_files /index.html =404; }}
+    }}
+}}
+""")
+        p = self.spawn(host, ["nginx", "-p", d, "-c", conf, "-e", "stderr"],
+                       name=f"decoy-{port}")
+        self.wait_tcp(host, self.addrs(host)[0], port, timeout=10)
+        return p, ca, body
+
     def _sshd_dir(self, host):
         return os.path.join(self.dir, "sshd", host)
 
