@@ -74,7 +74,7 @@ PROGRAM_DIRS := $(patsubst src/%/main.c,%,$(wildcard src/*/main.c))
 # The modules each program links (its own folder first).
 PROGRAM_MODULES_pharos-awg := pharos-awg awg lib
 PROGRAM_MODULES_node := node rpc pki awg lib
-PROGRAM_MODULES_cox := cox store profile sshc rpc pki awg lib
+PROGRAM_MODULES_cox := cox store profile sshc node rpc pki awg lib
 PROGRAM_MODULES_caravel := caravel profile awg lib
 PROGRAM_MODULES_reality := reality lib
 PROGRAM_MODULES_relay := relay rpc pki lib
@@ -189,7 +189,7 @@ fuzz-run: fuzz
 	    $(BUILD)/fuzz/corpus/$$n fuzz/corpus/$$n 2>&1 | tail -n 4; done
 
 bench:
-	$(MAKE) MODE=bench programs
+	$(MAKE) MODE=bench programs tools
 	PHAROS_BIN=$(abspath $(BUILD)/bench/bin) bash bench/run-all
 
 # The main job: a tunnel through a lab of network namespaces (scripts/demo).
@@ -213,3 +213,6 @@ clean:
 
 # The gRPC layer's test contract and targets.
 include mk/rpc.mk
+
+# The store's embedded SQL migrations.
+include mk/store.mk
