@@ -1,0 +1,3 @@
+module pharos.test/go-decoy
+
+go 1.26
