@@ -1,0 +1,333 @@
+/* The cox commands of users, devices and audit, run in-process against a
+ * real state directory (cox.conf from the personal preset, the SQLite
+ * store): their output, their refusals, and that a refused command writes
+ * nothing. Also the small parsers in cox/cmdline.c. */
+#include "support.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <sodium.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cox/cmdline.h"
+#include "cox/config.h"
+#include "cox/cox.h"
+#include "profile/profile.h"
+#include "store/store.h"
+
+struct fixture {
+	struct cox c;
+	char *out, *err;
+	size_t out_len, err_len;
+	char db[COX_PATH_MAX];
+};
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	assert_non_null(f);
+	strcpy(f->c.state_dir, "/tmp/test_cox_cmds.XXXXXX");
+	assert_non_null(mkdtemp(f->c.state_dir));
+	struct cox_config cfg;
+	assert_int_equal(cox_config_preset(COX_PRESET_PERSONAL, &cfg), 0);
+	char path[COX_PATH_MAX];
+	assert_int_equal(cox_path(&f->c, COX_CONFIG_FILE, path, sizeof(path)), 0);
+	assert_int_equal(cox_config_save(path, &cfg), 0);
+	assert_int_equal(cox_path(&f->c, COX_DB_FILE, f->db, sizeof(f->db)), 0);
+	strcpy(f->c.actor, "cli:test");
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+	store_close(f->c.st);
+	free(f->out);
+	free(f->err);
+	char cmd[COX_PATH_MAX + 16];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->c.state_dir);
+	if (system(cmd) != 0)
+		return -1;
+	free(f);
+	return 0;
+}
+
+/* Runs `cox GROUP ARGS...` (NULL-terminated), capturing stdout and stderr
+ * into f->out and f->err. Returns the exit status. */
+static int run(struct fixture *f, cox_cmd_fn group, const char *name, ...)
+{
+	char *argv[32];
+	int argc = 0;
+	argv[argc++] = (char *)name;
+	va_list ap;
+	va_start(ap, name);
+	for (char *a; (a = va_arg(ap, char *)) != NULL && argc < 31;)
+		argv[argc++] = a;
+	va_end(ap);
+	argv[argc] = NULL;
+	free(f->out);
+	free(f->err);
+	f->out = f->err = NULL;
+	f->c.out = open_memstream(&f->out, &f->out_len);
+	f->c.err = open_memstream(&f->err, &f->err_len);
+	assert_non_null(f->c.out);
+	assert_non_null(f->c.err);
+	f->c.json = false;
+	int rc = group(&f->c, argc, argv);
+	fclose(f->c.out);
+	fclose(f->c.err);
+	f->c.out = f->c.err = NULL;
+	return rc;
+}
+
+static void request(char *buf, size_t cap, uint8_t seed)
+{
+	struct devreq r = { .name = "" };
+	memset(r.awg_public, seed, sizeof(r.awg_public));
+	memset(r.enc_public, seed ^ 0x5a, sizeof(r.enc_public));
+	r.awg_public[0] = 9; /* not a low-order point */
+	assert_true(devreq_format(&r, buf, cap) > 0);
+}
+
+static int64_t count(struct fixture *f, const char *table)
+{
+	sqlite3 *db;
+	assert_int_equal(sqlite3_open(f->db, &db), SQLITE_OK);
+	char sql[64];
+	snprintf(sql, sizeof(sql), "SELECT COUNT(*) FROM %s", table);
+	sqlite3_stmt *s;
+	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+	int64_t n = sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	sqlite3_close(db);
+	return n;
+}
+
+static void users_are_added_listed_and_refused_with_reasons(void **state)
+{
+	struct fixture *f = *state;
+	assert_int_equal(run(f, cox_cmd_users, "users", "add", "Alice@Example.org", "--name", "Alice", NULL), 0);
+	assert_non_null(strstr(f->out, "user alice@example.org added"));
+	assert_int_equal(run(f, cox_cmd_users, "users", "add", "alice@example.org", NULL), 1);
+	assert_non_null(strstr(f->err, "already exists"));
+	assert_int_equal(run(f, cox_cmd_users, "users", "add", "not-an-email", NULL), 1);
+	assert_non_null(strstr(f->err, "\"not-an-email\" is not an e-mail address"));
+	assert_int_equal(run(f, cox_cmd_users, "users", "add", "b@example.org", "--nmae", "x", NULL), 2);
+	assert_non_null(strstr(f->err, "unknown option `--nmae'"));
+	assert_int_equal(run(f, cox_cmd_users, "users", "add", "b@example.org", "--name", NULL), 2);
+	assert_non_null(strstr(f->err, "--name needs a value"));
+	assert_int_equal(count(f, "users"), 1);
+	assert_int_equal(count(f, "audit"), 1);
+
+	assert_int_equal(run(f, cox_cmd_users, "users", "list", "--json", NULL), 0);
+	json_error_t je;
+	json_t *a = json_loads(f->out, 0, &je);
+	assert_non_null(a);
+	assert_int_equal(json_array_size(a), 1);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(a, 0), "email")), "alice@example.org");
+	assert_string_equal(json_string_value(json_object_get(json_array_get(a, 0), "name")), "Alice");
+	json_decref(a);
+	assert_int_equal(run(f, cox_cmd_users, "users", "list", NULL), 0);
+	assert_non_null(strstr(f->out, "alice@example.org"));
+	assert_int_equal(run(f, cox_cmd_users, "users", "help", NULL), 0);
+	assert_non_null(strstr(f->out, "cox users rm EMAIL [--force]"));
+}
+
+static void devices_get_addresses_and_bad_requests_write_nothing(void **state)
+{
+	struct fixture *f = *state;
+	char req[DEVREQ_MAX], req2[DEVREQ_MAX];
+	request(req, sizeof(req), 1);
+	request(req2, sizeof(req2), 2);
+	assert_int_equal(run(f, cox_cmd_users, "users", "add", "a@example.org", NULL), 0);
+	assert_int_equal(run(f, cox_cmd_devices, "devices", "add", "a@example.org", "--name", "laptop", "--request", req,
+			     NULL),
+			 0);
+	assert_non_null(strstr(f->out, "device laptop (id 1) added for a@example.org: 10.86.0.2,"));
+	int64_t audit = count(f, "audit");
+
+	/* Each refusal says why and leaves the database as it was. */
+	assert_int_equal(run(f, cox_cmd_devices, "devices", "add", "a@example.org", "--name", "laptop", "--request",
+			     req2, NULL),
+			 1);
+	assert_non_null(strstr(f->err, "already has a device named laptop"));
+	assert_int_equal(run(f, cox_cmd_devices, "devices", "add", "a@example.org", "--name", "phone", "--request", req,
+			     NULL),
+			 1);
+	assert_non_null(strstr(f->err, "AmneziaWG public key is already registered"));
+	char mangled[DEVREQ_MAX];
+	strcpy(mangled, req2);
+	mangled[strlen(mangled) - 1] ^= 1;
+	assert_int_equal(run(f, cox_cmd_devices, "devices", "add", "a@example.org", "--name", "phone", "--request",
+			     mangled, NULL),
+			 1);
+	assert_non_null(strstr(f->err, "--request is not a device request"));
+	assert_int_equal(run(f, cox_cmd_devices, "devices", "add", "b@example.org", "--name", "phone", "--request",
+			     req2, NULL),
+			 1);
+	assert_non_null(strstr(f->err, "no user b@example.org"));
+	assert_int_equal(run(f, cox_cmd_devices, "devices", "add", "a@example.org", "--name", "bad name",
+			     "--request", req2, NULL),
+			 1);
+	assert_non_null(strstr(f->err, "device name \"bad name\" is not valid"));
+	assert_int_equal(run(f, cox_cmd_devices, "devices", "add", "a@example.org", "--name", "phone", NULL), 2);
+	assert_non_null(strstr(f->err, "missing --request"));
+	assert_int_equal(count(f, "devices"), 1);
+	assert_int_equal(count(f, "audit"), audit);
+
+	assert_int_equal(run(f, cox_cmd_devices, "devices", "add", "a@example.org", "--name", "phone", "--request", req2,
+			     NULL),
+			 0);
+	assert_non_null(strstr(f->out, "10.86.0.3"));
+	assert_int_equal(run(f, cox_cmd_devices, "devices", "list", "--user", "a@example.org", "--json", NULL), 0);
+	json_error_t je;
+	json_t *a = json_loads(f->out, 0, &je);
+	assert_non_null(a);
+	assert_int_equal(json_array_size(a), 2);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(a, 1), "addr4")), "10.86.0.3");
+	assert_false(json_is_true(json_object_get(json_array_get(a, 1), "revoked")));
+	json_decref(a);
+	assert_int_equal(run(f, cox_cmd_devices, "devices", "list", "--user", "x@example.org", NULL), 1);
+	assert_non_null(strstr(f->err, "no user x@example.org"));
+}
+
+static void revoke_remove_and_user_removal_follow_the_rules(void **state)
+{
+	struct fixture *f = *state;
+	char req[DEVREQ_MAX], req2[DEVREQ_MAX];
+	request(req, sizeof(req), 1);
+	request(req2, sizeof(req2), 2);
+	assert_int_equal(run(f, cox_cmd_users, "users", "add", "a@example.org", NULL), 0);
+	assert_int_equal(run(f, cox_cmd_devices, "devices", "add", "a@example.org", "--name", "laptop", "--request", req,
+			     NULL),
+			 0);
+	assert_int_equal(run(f, cox_cmd_devices, "devices", "add", "a@example.org", "--name", "phone", "--request", req2,
+			     NULL),
+			 0);
+	assert_int_equal(run(f, cox_cmd_devices, "devices", "revoke", "laptop", NULL), 0);
+	assert_non_null(strstr(f->out, "device a@example.org/laptop (id 1) revoked"));
+	assert_int_equal(run(f, cox_cmd_devices, "devices", "revoke", "a@example.org/laptop", NULL), 1);
+	assert_non_null(strstr(f->err, "already revoked"));
+	assert_int_equal(run(f, cox_cmd_devices, "devices", "list", NULL), 0);
+	assert_non_null(strstr(f->out, "revoked"));
+	assert_int_equal(run(f, cox_cmd_devices, "devices", "rm", "nosuch", NULL), 1);
+	assert_non_null(strstr(f->err, "no device \"nosuch\""));
+
+	assert_int_equal(run(f, cox_cmd_users, "users", "rm", "a@example.org", NULL), 1);
+	assert_non_null(strstr(f->err, "still has 2 devices"));
+	assert_int_equal(count(f, "users"), 1);
+	assert_int_equal(run(f, cox_cmd_devices, "devices", "rm", "2", NULL), 0);
+	assert_non_null(strstr(f->out, "a@example.org/phone (id 2) removed"));
+	assert_int_equal(run(f, cox_cmd_users, "users", "rm", "a@example.org", "--force", NULL), 0);
+	assert_non_null(strstr(f->out, "removed with 1 device"));
+	assert_int_equal(count(f, "devices"), 0);
+	assert_int_equal(count(f, "users"), 0);
+}
+
+static void audit_lists_filters_and_verifies_the_chain(void **state)
+{
+	struct fixture *f = *state;
+	char req[DEVREQ_MAX];
+	request(req, sizeof(req), 3);
+	assert_int_equal(run(f, cox_cmd_users, "users", "add", "a@example.org", NULL), 0);
+	assert_int_equal(run(f, cox_cmd_devices, "devices", "add", "a@example.org", "--name", "d", "--request", req,
+			     NULL),
+			 0);
+	assert_int_equal(run(f, cox_cmd_devices, "devices", "revoke", "d", NULL), 0);
+
+	assert_int_equal(run(f, cox_cmd_audit, "audit", NULL), 0);
+	char *add = strstr(f->out, "user.add"), *dev = strstr(f->out, "device.add"), *rev = strstr(f->out, "device.revoke");
+	assert_true(add && dev && rev && add < dev && dev < rev);
+	assert_non_null(strstr(f->out, "cli:test"));
+	assert_int_equal(run(f, cox_cmd_audit, "audit", "--action", "device.*", "--json", NULL), 0);
+	json_error_t je;
+	json_t *a = json_loads(f->out, 0, &je);
+	assert_non_null(a);
+	assert_int_equal(json_array_size(a), 2);
+	assert_int_equal(json_integer_value(json_object_get(json_array_get(a, 0), "seq")), 2);
+	json_decref(a);
+	assert_int_equal(run(f, cox_cmd_audit, "audit", "list", "--limit", "1", NULL), 0);
+	assert_null(strstr(f->out, "device.add"));
+	assert_non_null(strstr(f->out, "device.revoke"));
+	assert_int_equal(run(f, cox_cmd_audit, "audit", "--since", "yesterday", NULL), 2);
+	assert_non_null(strstr(f->err, "--since \"yesterday\" is not a time"));
+	assert_int_equal(run(f, cox_cmd_audit, "audit", "--limit", "0", NULL), 2);
+	assert_int_equal(run(f, cox_cmd_audit, "audit", "--since", "1d", "--actor", "cli:nobody", NULL), 0);
+	assert_null(strstr(f->out, "user.add"));
+
+	assert_int_equal(run(f, cox_cmd_audit, "audit", "verify", NULL), 0);
+	assert_non_null(strstr(f->out, "audit chain intact: 3 rows"));
+	sqlite3 *db;
+	assert_int_equal(sqlite3_open(f->db, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "UPDATE audit SET actor = 'cli:someone-else' WHERE seq = 2", NULL, NULL, NULL),
+			 SQLITE_OK);
+	sqlite3_close(db);
+	assert_int_equal(run(f, cox_cmd_audit, "audit", "verify", NULL), 1);
+	assert_non_null(strstr(f->err, "audit chain broken at seq 2 (edited)"));
+	assert_int_equal(run(f, cox_cmd_audit, "audit", "verify", "--json", NULL), 1);
+	a = json_loads(f->out, 0, &je);
+	assert_non_null(a);
+	assert_false(json_is_true(json_object_get(a, "intact")));
+	assert_int_equal(json_integer_value(json_object_get(a, "seq")), 2);
+	json_decref(a);
+}
+
+static void times_are_read_in_every_documented_form(void **state)
+{
+	int64_t t;
+	const int64_t now = 1764000000;
+	assert_int_equal(cox_time_parse("1700000000", now, &t), 0);
+	assert_int_equal(t, 1700000000);
+	assert_int_equal(cox_time_parse("90s", now, &t), 0);
+	assert_int_equal(t, now - 90);
+	assert_int_equal(cox_time_parse("15m", now, &t), 0);
+	assert_int_equal(t, now - 900);
+	assert_int_equal(cox_time_parse("2h", now, &t), 0);
+	assert_int_equal(t, now - 7200);
+	assert_int_equal(cox_time_parse("7d", now, &t), 0);
+	assert_int_equal(t, now - 7 * 86400);
+	assert_int_equal(cox_time_parse("2026-11-26", now, &t), 0);
+	assert_int_equal(t, 1795651200);
+	assert_int_equal(cox_time_parse("2026-11-26T08:30", now, &t), 0);
+	assert_int_equal(t, 1795651200 + 8 * 3600 + 1800);
+	assert_int_equal(cox_time_parse("2026-11-26T08:30:15Z", now, &t), 0);
+	assert_int_equal(t, 1795651200 + 8 * 3600 + 1815);
+	assert_int_equal(cox_time_parse("2026-11-26 08:30:15", now, &t), 0);
+	assert_int_equal(t, 1795651200 + 8 * 3600 + 1815);
+	static const char *const bad[] = { "", "d", "7x", "-5d", "2026-11-26T", "2026-11-26Tfoo", "yesterday", "1.5h" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(cox_time_parse(bad[i], now, &t), -EINVAL);
+	char buf[COX_TIME_LEN];
+	assert_string_equal(cox_time_format(1795651200 + 8 * 3600 + 1815, buf), "2026-11-26T08:30:15Z");
+	assert_string_equal(cox_time_format(0, buf), "-");
+
+	char *out = NULL;
+	size_t len = 0;
+	FILE *m = open_memstream(&out, &len);
+	assert_non_null(m);
+	cox_print_text(m, "a\x1b[2Jb\n\xc3\xa9");
+	fclose(m);
+	assert_string_equal(out, "a\\x1b[2Jb\\x0a\xc3\xa9");
+	free(out);
+}
+
+int main(void)
+{
+	if (sodium_init() < 0)
+		return 1;
+	const struct CMUnitTest tests[] = {
+#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+		T(users_are_added_listed_and_refused_with_reasons),
+		T(devices_get_addresses_and_bad_requests_write_nothing),
+		T(revoke_remove_and_user_removal_follow_the_rules),
+		T(audit_lists_filters_and_verifies_the_chain),
+#undef T
+		cmocka_unit_test(times_are_read_in_every_documented_form),
+	};
+	return run_group(tests);
+}
