@@ -7,7 +7,7 @@
 #   make fuzz         libFuzzer targets (clang) into build/fuzz/bin
 #   make fuzz-run     each fuzz target for FUZZ_SECONDS (default 30)
 #   make bench        benchmarks (need root, they build a lab)
-#   make demo         build, then run a tunnel through a namespace lab (root)
+#   make demo         build, then a whole fleet in a namespace lab (root); make demo-down removes it
 #   make install      PREFIX=/usr/local DESTDIR=
 #   make STATIC=1     statically linked daemons
 .DEFAULT_GOAL := all
@@ -130,7 +130,7 @@ FUZZ_BINS := $(patsubst fuzz/%.c,$(OUT)/fuzz/%,$(FUZZ_SRCS))
 REPLAY_BINS := $(patsubst fuzz/%.c,$(OUT)/replay/%,$(FUZZ_SRCS))
 
 .SECONDARY:
-.PHONY: all programs tools unit-bins test check-unit check-fuzz-corpus check-netns fuzz fuzz-run bench install clean demo deps tsan lab-selftest
+.PHONY: all programs tools unit-bins test check-unit check-fuzz-corpus check-netns fuzz fuzz-run bench install clean demo demo-down deps tsan lab-selftest
 all: programs
 programs: $(PROGRAMS)
 
@@ -192,9 +192,12 @@ bench:
 	$(MAKE) MODE=bench programs tools
 	PHAROS_BIN=$(abspath $(BUILD)/bench/bin) bash bench/run-all
 
-# The main job: a tunnel through a lab of network namespaces (scripts/demo).
+# The main job: a whole fleet in a lab of network namespaces (scripts/demo);
+# the lab stays up until demo-down.
 demo: programs
-	$(PYTHON) scripts/demo
+	PHAROS_BIN=$(abspath $(OUT)/bin) $(PYTHON) scripts/demo
+demo-down:
+	$(PYTHON) scripts/demo --down
 
 lab-selftest:
 	$(PYTHON) -m pytest -q -p no:cacheprovider tests/netns/test_lab.py

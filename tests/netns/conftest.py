@@ -10,7 +10,8 @@
         a = make_lab(["node-a"]); b = make_lab(["node-a"], default_route=True)
 
 Every test here is skipped, with the reason, when not run as root or when
-a tool the lab needs is missing.  When a test fails, the logs of the
+a tool the lab needs is missing; with CI set in the environment (.ci/run)
+any skip is a failure instead.  When a test fails, the logs of the
 processes spawned on its labs are printed with the failure report.  With
 PHAROS_LAB_KEEP=1 a failed test's labs are kept for inspection instead of
 removed (the lab id is printed; `python3 -m tests.lab down ID` removes it).
@@ -53,6 +54,11 @@ def _netns_requirements():
 def pytest_runtest_makereport(item, call):
     outcome = yield
     rep = outcome.get_result()
+    # In CI (scripts/deps installed every peer and tool) a skip would hide a
+    # missing dependency or a failed interop build: it fails instead.
+    if rep.skipped and os.environ.get("CI") and not hasattr(rep, "wasxfail"):
+        rep.outcome = "failed"
+        rep.longrepr = f"skipped in CI, where nothing may be: {rep.longrepr}"
     setattr(item, f"_lab_rep_{rep.when}", rep)
 
 
