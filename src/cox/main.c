@@ -7,6 +7,8 @@
  * is generated from the tables. --state-dir may appear anywhere; it defaults
  * to $COX_STATE_DIR, then /var/lib/pharos/cox. */
 #include <pwd.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +23,7 @@
 #endif
 
 static int cmd_help(struct cox *c, int argc, char **argv);
+static bool leaf_help(const struct cox_cmd *cmd, int argc, char **argv);
 static int cmd_version(struct cox *c, int argc, char **argv);
 
 static const struct cox_cmd commands[] = {
@@ -30,10 +33,11 @@ static const struct cox_cmd commands[] = {
 	  "Runs the controller: pushes changes and reconciles the fleet (listens on no public address)" },
 	{ "users", cox_cmd_users, "add|list|rm ...", "Manages users" },
 	{ "devices", cox_cmd_devices, "add|list|rm|revoke ...", "Manages devices" },
-	{ "profile", cox_cmd_profile, "export DEVICE [--out FILE]", "Exports a device's sealed .pharos profile" },
+	{ "profile", cox_cmd_profile, "export DEVICE [--out FILE|-] [--enc account|password|none] [--password-stdin]",
+	  "Exports a device's sealed .pharos profile" },
 	{ "nodes", cox_cmd_nodes, "add|list|status|push|endpoints|policy|update|start|stop|rm ...",
 	  "Installs and manages nodes over SSH and gRPC" },
-	{ "servers", cox_cmd_servers, "add IP [--user USER] [--port PORT] (--password | --password-stdin) ...",
+	{ "servers", cox_cmd_servers, "add IP [--user USER] [--port-ssh PORT] (--password | --password-stdin) ...",
 	  "Bootstraps a fresh server with a one-time password, then installs it as a node" },
 	{ "ssh-key", cox_cmd_ssh_key, "", "Prints the controller's SSH public key as an authorized_keys line" },
 	{ "audit", cox_cmd_audit, "[list options] | verify", "Lists or verifies the hash-chained audit log" },
@@ -60,12 +64,33 @@ static int cmd_help(struct cox *c, int argc, char **argv)
 	for (size_t i = 0; i < N_COMMANDS; i++) {
 		if (!strcmp(argv[1], commands[i].name)) {
 			char *av[] = { argv[1], "--help", NULL };
+			if (leaf_help(&commands[i], 2, av))
+				return 0;
 			return commands[i].fn(c, 2, av);
 		}
 	}
 	cox_fail(c, "no command `%s'", argv[1]);
 	usage(c->err);
 	return 2;
+}
+
+/* Commands without subcommands print their table line for --help; groups
+ * answer --help themselves, from their own tables. */
+static bool leaf_help(const struct cox_cmd *cmd, int argc, char **argv)
+{
+	static const char *const leaves[] = { "init", "serve", "ssh-key", "version" };
+	bool leaf = false;
+	for (size_t i = 0; i < sizeof(leaves) / sizeof(leaves[0]); i++)
+		leaf |= !strcmp(cmd->name, leaves[i]);
+	if (!leaf)
+		return false;
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+			printf("Usage: cox %s%s%s\n  %s\n", cmd->name, *cmd->args ? " " : "", cmd->args, cmd->help);
+			return true;
+		}
+	}
+	return false;
 }
 
 static int cmd_version(struct cox *c, int argc, char **argv)
@@ -127,6 +152,10 @@ int main(int argc, char **argv)
 		return cmd_version(&c, 1, argv);
 	int rc = -1;
 	for (size_t i = 0; i < N_COMMANDS; i++) {
+		if (!strcmp(argv[1], commands[i].name) && leaf_help(&commands[i], argc - 1, argv + 1)) {
+			rc = 0;
+			break;
+		}
 		if (!strcmp(argv[1], commands[i].name)) {
 			rc = commands[i].fn(&c, argc - 1, argv + 1);
 			break;

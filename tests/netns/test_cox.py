@@ -110,6 +110,9 @@ def test_init_then_two_nodes_over_ssh_become_active(lab, fleet):
                        ("audit", "verify"), ("nodes", "policy")):
         h = cox(lab, group, sub, "--help").stdout
         assert h.startswith(f"Usage: cox {group} {sub}"), h
+    for cmd in ("init", "serve", "ssh-key"):
+        h = cox(lab, cmd, "--help").stdout
+        assert h.startswith(f"Usage: cox {cmd}"), h
 
 
 @pytest.mark.lab(hosts=HOSTS, default_route=True)
