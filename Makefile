@@ -130,7 +130,7 @@ FUZZ_BINS := $(patsubst fuzz/%.c,$(OUT)/fuzz/%,$(FUZZ_SRCS))
 REPLAY_BINS := $(patsubst fuzz/%.c,$(OUT)/replay/%,$(FUZZ_SRCS))
 
 .SECONDARY:
-.PHONY: all programs tools unit-bins test check-unit check-fuzz-corpus check-netns fuzz fuzz-run bench install clean demo demo-down deps tsan lab-selftest
+.PHONY: all programs tools unit-bins test check-unit check-fuzz-corpus check-oracle check-netns fuzz fuzz-run bench install clean demo demo-down deps tsan lab-selftest
 all: programs
 programs: $(PROGRAMS)
 
@@ -171,8 +171,15 @@ check-fuzz-corpus: $(REPLAY_BINS)
 check-netns: programs tools
 	PHAROS_BIN=$(abspath $(OUT)/bin) PHAROS_TOOLS=$(abspath $(OUT)/tools) $(PYTHON) -m pytest -q -p no:cacheprovider tests/netns $(PYTEST_ARGS)
 
+# ML-KEM-768 against kyber-py (PyPI), an implementation we did not write.
+ORACLE_VENV := $(BUILD)/oracle-venv
+check-oracle: tools
+	test -x $(ORACLE_VENV)/bin/python || $(PYTHON) -m venv --system-site-packages $(ORACLE_VENV)
+	$(ORACLE_VENV)/bin/python -m pip install -q --disable-pip-version-check kyber-py==1.2.0
+	MLKEM_ORACLES=kyber-py PHAROS_TOOLS=$(abspath $(OUT)/tools) $(ORACLE_VENV)/bin/python -m pytest -q -p no:cacheprovider tests/interop/test_mlkem_oracle.py
+
 test:
-	$(MAKE) MODE=asan check-unit check-fuzz-corpus
+	$(MAKE) MODE=asan check-unit check-fuzz-corpus check-oracle
 	$(MAKE) MODE=asan check-netns
 	$(MAKE) MODE=tsan check-unit
 
