@@ -55,8 +55,8 @@ static void setup(struct bench *b)
 	noise_generate_private(priv);
 	noise_identity_set(&b->resp_id, priv);
 	randombytes_buf(psk, sizeof(psk));
-	if (noise_peer_keys_init(&b->init_peer, &b->init_id, b->resp_id.public_key, psk) ||
-	    noise_peer_keys_init(&b->resp_peer, &b->resp_id, b->init_id.public_key, psk))
+	if (noise_peer_keys_init(&b->init_peer, b->resp_id.public_key, psk) ||
+	    noise_peer_keys_init(&b->resp_peer, b->init_id.public_key, psk))
 		die("peer setup");
 	cookie_checker_init(&b->checker, &b->resp_id);
 	noise_tai64n(b->ts, 1700000000, 0);
@@ -81,7 +81,7 @@ static void consume_initiation(struct bench *b, uint64_t i, bool respond)
 		die("mac1");
 	memset(&hs, 0, sizeof(hs));
 	if (noise_consume_initiation_begin(&b->resp_id, &b->init, &st) ||
-	    noise_consume_initiation_finish(&hs, &b->resp_peer, &st, &b->init, i))
+	    noise_consume_initiation_finish(&hs, &b->resp_id, &b->resp_peer, &st, &b->init, i))
 		die("consume initiation");
 	if (!respond) {
 		noise_handshake_clear(&hs);

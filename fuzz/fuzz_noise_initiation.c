@@ -53,7 +53,7 @@ static void setup(void)
 	unhex("4a3acbfdb163dec651dfa3194dece676d437029c62a408b4c5ea9114246e4893", key, sizeof(key));
 	noise_identity_set(&fx.id, key);
 	unhex("6bc3822a2aa7f4e6981d6538692b3cdf3e6df9eea6ed269eb41d93c22757b75a", key, sizeof(key));
-	if (!fx.id.has_key || noise_peer_keys_init(&fx.peer, &fx.id, key, NULL) != 0)
+	if (!fx.id.has_key || noise_peer_keys_init(&fx.peer, key, NULL) != 0)
 		abort();
 	unhex("bbdb4cdbd309f1a1f2e1456967fe288cadd6f712d65dc7b7793d5e63da6b375b", fx.ephemeral,
 	      sizeof(fx.ephemeral));
@@ -97,14 +97,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0; /* unknown peer */
 	}
 	memset(&hs, 0, sizeof(hs));
-	if (noise_consume_initiation_finish(&hs, &fx.peer, &st, &msg, NOW) != 0)
+	if (noise_consume_initiation_finish(&hs, &fx.id, &fx.peer, &st, &msg, NOW) != 0)
 		return 0;
 	if (hs.state != NOISE_HS_CONSUMED_INITIATION || hs.remote_index != le32_read(&msg.sender_index))
 		abort();
 
 	/* The same initiation again, even much later, is a replay. */
 	if (noise_consume_initiation_begin(&fx.id, &msg, &st) != 0 ||
-	    noise_consume_initiation_finish(&hs, &fx.peer, &st, &msg, NOW + NSEC_PER_SEC) != ERR_REPLAY)
+	    noise_consume_initiation_finish(&hs, &fx.id, &fx.peer, &st, &msg, NOW + NSEC_PER_SEC) != ERR_REPLAY)
 		abort();
 
 	/* A low-order initiator ephemeral already failed "es", so "ee" cannot fail here. */

@@ -51,7 +51,7 @@ static void setup(void)
 	unhex("e61ef9919cde45dd5f82166404bd08e38bceb5dfdfded0a34c8df7ed542214d1", key, sizeof(key));
 	noise_identity_set(&fx.id, key);
 	unhex("31e0303fd6418d2f8c0e78b91f22e8caed0fbe48656dcf4767e4834f701b8f62", key, sizeof(key));
-	if (!fx.id.has_key || noise_peer_keys_init(&fx.peer, &fx.id, key, NULL) != 0)
+	if (!fx.id.has_key || noise_peer_keys_init(&fx.peer, key, NULL) != 0)
 		abort();
 	unhex("893e28b9dc6ca8d611ab664754b8ceb7bac5117349a4439a6b0569da977c464a", ephemeral, sizeof(ephemeral));
 	noise_tai64n(ts, 1700000000, 0);

@@ -36,7 +36,10 @@ struct peer {
 	struct peer *hash_next;      /* dev->peers_by_key chain */
 	struct peer *list_next, *list_prev;
 	uint8_t public_key[NOISE_PUBLIC_KEY_LEN];
-	struct noise_peer_keys nkeys; /* control thread (writes under dev write lock) */
+	/* Written only under the dev write lock: by UAPI set, and by the control
+	 * thread's handshakes, which fill its static DH cache on first use. UAPI
+	 * get reads its psk under the read lock; the data threads never touch it. */
+	struct noise_peer_keys nkeys;
 	struct noise_handshake hs;    /* control thread only */
 	struct cookie_state cookie;   /* control thread only */
 
@@ -160,7 +163,6 @@ struct peer *peer_lookup(struct device *dev, const uint8_t pub[NOISE_PUBLIC_KEY_
 int peer_create(struct device *dev, const uint8_t pub[NOISE_PUBLIC_KEY_LEN], struct peer **out) WUR;
 void peer_remove(struct device *dev, struct peer *peer);
 void peer_remove_all(struct device *dev);
-int peer_update_keys(struct device *dev, struct peer *peer) WUR; /* after our key or psk changed */
 /* Installs a freshly derived keypair: initiator -> current, responder -> next. */
 int peer_install_keypair(struct device *dev, struct peer *peer, const struct noise_keys *keys, uint64_t now) WUR;
 /* Zeroes every keypair and the handshake (after silence or key change). */

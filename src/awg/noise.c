@@ -117,13 +117,15 @@ out:
 	return ret;
 }
 
-/* MIX_KEY with the cached DH(our static, their static). */
-static int mix_precomputed_dh(uint8_t ck[NOISE_HASH_LEN], uint8_t key[NOISE_SYMMETRIC_KEY_LEN],
-                              const uint8_t ss[NOISE_PUBLIC_KEY_LEN])
+/* MIX_KEY with DH(our static, their static), cached in pk (computed on first use). */
+static int mix_static_dh(uint8_t ck[NOISE_HASH_LEN], uint8_t key[NOISE_SYMMETRIC_KEY_LEN],
+                         struct noise_peer_keys *pk, const struct noise_identity *id)
 {
-	if (sodium_is_zero(ss, NOISE_PUBLIC_KEY_LEN))
-		return ERR_CRYPTO;
-	kdf(ck, key, NULL, ck, ss, NOISE_PUBLIC_KEY_LEN);
+	int ret = noise_peer_keys_static_dh(pk, id);
+
+	if (ret)
+		return ret;
+	kdf(ck, key, NULL, ck, pk->static_static, NOISE_PUBLIC_KEY_LEN);
 	return 0;
 }
 
@@ -207,8 +209,8 @@ void noise_identity_set(struct noise_identity *id, const uint8_t private_key[NOI
 	id->has_key = true;
 }
 
-int noise_peer_keys_init(struct noise_peer_keys *pk, const struct noise_identity *id,
-                         const uint8_t remote_static[NOISE_PUBLIC_KEY_LEN], const uint8_t *psk)
+int noise_peer_keys_init(struct noise_peer_keys *pk, const uint8_t remote_static[NOISE_PUBLIC_KEY_LEN],
+                         const uint8_t *psk)
 {
 	sodium_memzero(pk, sizeof(*pk));
 	if (!remote_static)
@@ -218,11 +220,33 @@ int noise_peer_keys_init(struct noise_peer_keys *pk, const struct noise_identity
 		memcpy(pk->preshared_key, psk, NOISE_SYMMETRIC_KEY_LEN);
 	label_key(pk->mac1_key, label_mac1, remote_static);
 	label_key(pk->cookie_key, label_cookie, remote_static);
-	/* A failed DH leaves precomputed_ss zero: every handshake then fails with
-	 * ERR_CRYPTO, but the peer may still be configured (noise.h). */
-	if (id && id->has_key && dh(pk->precomputed_ss, id->private_key, remote_static) != 0)
-		sodium_memzero(pk->precomputed_ss, sizeof(pk->precomputed_ss));
 	return 0;
+}
+
+void noise_peer_keys_forget_dh(struct noise_peer_keys *pk)
+{
+	pk->ss_state = NOISE_SS_NONE;
+	sodium_memzero(pk->ss_identity, sizeof(pk->ss_identity));
+	sodium_memzero(pk->static_static, sizeof(pk->static_static));
+}
+
+int noise_peer_keys_static_dh(struct noise_peer_keys *pk, const struct noise_identity *id)
+{
+	if (!id->has_key)
+		return ERR_BADSTATE;
+	/* Public keys are public: a plain comparison is fine. */
+	if (pk->ss_state == NOISE_SS_NONE || memcmp(pk->ss_identity, id->public_key, NOISE_PUBLIC_KEY_LEN) != 0) {
+		noise_peer_keys_forget_dh(pk);
+		/* A failed DH leaves static_static zero and is remembered: every
+		 * handshake with this peer fails with ERR_CRYPTO, but the peer may
+		 * still be configured (noise.h), and is not recomputed each time. */
+		if (dh(pk->static_static, id->private_key, pk->remote_static) == 0)
+			pk->ss_state = NOISE_SS_VALID;
+		else
+			pk->ss_state = NOISE_SS_ZERO;
+		memcpy(pk->ss_identity, id->public_key, NOISE_PUBLIC_KEY_LEN);
+	}
+	return pk->ss_state == NOISE_SS_VALID ? 0 : ERR_CRYPTO;
 }
 
 void noise_handshake_clear(struct noise_handshake *hs)
@@ -250,7 +274,7 @@ void noise_tai64n(uint8_t out[NOISE_TIMESTAMP_LEN], uint64_t unix_sec, uint32_t 
 }
 
 int noise_create_initiation(struct noise_handshake *hs, const struct noise_identity *id,
-                            const struct noise_peer_keys *pk, uint32_t local_index,
+                            struct noise_peer_keys *pk, uint32_t local_index,
                             const uint8_t timestamp[NOISE_TIMESTAMP_LEN],
                             const uint8_t *ephemeral_private, struct msg_initiation *out)
 {
@@ -286,7 +310,7 @@ int noise_create_initiation(struct noise_handshake *hs, const struct noise_ident
 	seal_and_hash(out->encrypted_static, id->public_key, NOISE_PUBLIC_KEY_LEN, key, h);
 
 	/* ss */
-	ret = mix_precomputed_dh(ck, key, pk->precomputed_ss);
+	ret = mix_static_dh(ck, key, pk, id);
 	if (ret)
 		goto out;
 
@@ -361,9 +385,9 @@ out:
 	return ret;
 }
 
-int noise_consume_initiation_finish(struct noise_handshake *hs, const struct noise_peer_keys *pk,
-                                    struct noise_initiation_state *st, const struct msg_initiation *msg,
-                                    uint64_t now_ns)
+int noise_consume_initiation_finish(struct noise_handshake *hs, const struct noise_identity *id,
+                                    struct noise_peer_keys *pk, struct noise_initiation_state *st,
+                                    const struct msg_initiation *msg, uint64_t now_ns)
 {
 	uint8_t ck[NOISE_HASH_LEN], h[NOISE_HASH_LEN], key[NOISE_SYMMETRIC_KEY_LEN];
 	uint8_t t[NOISE_TIMESTAMP_LEN];
@@ -378,7 +402,7 @@ int noise_consume_initiation_finish(struct noise_handshake *hs, const struct noi
 	memcpy(h, st->hash, sizeof(h));
 
 	/* ss */
-	ret = mix_precomputed_dh(ck, key, pk->precomputed_ss);
+	ret = mix_static_dh(ck, key, pk, id);
 	if (ret)
 		goto out;
 

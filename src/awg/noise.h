@@ -22,13 +22,27 @@ struct noise_identity {
 	uint8_t cookie_key[NOISE_SYMMETRIC_KEY_LEN]; /* HASH(LABEL_COOKIE || our pub): seals cookie replies we send */
 };
 
-/* What we know about one remote peer, precomputed when the peer or our key changes. */
+/* The static-static DH cache of struct noise_peer_keys. */
+enum noise_ss_state {
+	NOISE_SS_NONE = 0, /* not computed yet (or forgotten) */
+	NOISE_SS_VALID,    /* static_static holds DH(our static, their static) */
+	NOISE_SS_ZERO,     /* the DH is all zeros: no handshake with this peer can succeed */
+};
+
+/* What we know about one remote peer. The labels are computed when the peer
+ * is set; the static-static DH only when a handshake first needs it
+ * (noise_peer_keys_static_dh), because an X25519 per peer dominated adding
+ * thousands of peers. The cache belongs to the identity whose public key is
+ * ss_identity and is recomputed for any other, so a stale value is never used;
+ * callers still forget it when our key changes, to wipe the old secret. */
 struct noise_peer_keys {
 	uint8_t remote_static[NOISE_PUBLIC_KEY_LEN];
 	uint8_t preshared_key[NOISE_SYMMETRIC_KEY_LEN]; /* zeros when unset */
-	uint8_t precomputed_ss[NOISE_PUBLIC_KEY_LEN];   /* DH(our static, their static); zeros if invalid */
 	uint8_t mac1_key[NOISE_SYMMETRIC_KEY_LEN];      /* HASH(LABEL_MAC1 || remote pub) */
 	uint8_t cookie_key[NOISE_SYMMETRIC_KEY_LEN];    /* HASH(LABEL_COOKIE || remote pub) */
+	enum noise_ss_state ss_state;
+	uint8_t ss_identity[NOISE_PUBLIC_KEY_LEN];      /* our public key when it was computed */
+	uint8_t static_static[NOISE_PUBLIC_KEY_LEN];    /* zeros unless NOISE_SS_VALID */
 };
 
 enum noise_hs_state {
@@ -78,11 +92,23 @@ struct noise_initiation_state {
 void noise_identity_set(struct noise_identity *id, const uint8_t private_key[NOISE_PUBLIC_KEY_LEN]);
 void noise_identity_clear(struct noise_identity *id);
 
-/* Precomputes per-peer keys. psk may be NULL. Returns 0 even when the static
- * DH is all-zero (then precomputed_ss is zeros and handshakes fail), matching
- * the reference behaviour of allowing such a peer to be configured. */
-int noise_peer_keys_init(struct noise_peer_keys *pk, const struct noise_identity *id,
-                         const uint8_t remote_static[NOISE_PUBLIC_KEY_LEN], const uint8_t *psk) WUR;
+/* Sets up per-peer keys (wiping pk first): the remote static key, psk (may be
+ * NULL) and the mac1/cookie labels. No DH is done here. A peer whose static
+ * DH turns out all-zero may be configured, as in the reference; every
+ * handshake with it then fails with ERR_CRYPTO. */
+int noise_peer_keys_init(struct noise_peer_keys *pk, const uint8_t remote_static[NOISE_PUBLIC_KEY_LEN],
+                         const uint8_t *psk) WUR;
+
+/* DH(our static, their static) into pk->static_static, computed on the first
+ * call for id and cached in pk (an all-zero result is cached too). Returns 0,
+ * ERR_CRYPTO if the DH is all zeros, ERR_BADSTATE if id has no key. Writes pk:
+ * callers serialise it like the handshake state (the engine holds the device
+ * write lock). noise_create_initiation and noise_consume_initiation_finish
+ * call it; it is public for tests and for warming the cache. */
+int noise_peer_keys_static_dh(struct noise_peer_keys *pk, const struct noise_identity *id) WUR;
+
+/* Wipes the cached static DH (call when our private key changes). */
+void noise_peer_keys_forget_dh(struct noise_peer_keys *pk);
 
 /* Wipes everything but replay/flood protection fields. */
 void noise_handshake_clear(struct noise_handshake *hs);
@@ -92,9 +118,10 @@ void noise_tai64n(uint8_t out[NOISE_TIMESTAMP_LEN], uint64_t unix_sec, uint32_t 
 
 /* Initiator, message 1. Fills every field of *out except type (set to
  * MSG_INITIATION; AWG rewrites it) and macs (cookie module). ephemeral_private
- * may be NULL (random) or fixed for known-answer tests. */
+ * may be NULL (random) or fixed for known-answer tests. May fill pk's static
+ * DH cache. */
 int noise_create_initiation(struct noise_handshake *hs, const struct noise_identity *id,
-                            const struct noise_peer_keys *pk, uint32_t local_index,
+                            struct noise_peer_keys *pk, uint32_t local_index,
                             const uint8_t timestamp[NOISE_TIMESTAMP_LEN],
                             const uint8_t *ephemeral_private, struct msg_initiation *out) WUR;
 
@@ -106,10 +133,11 @@ int noise_consume_initiation_begin(const struct noise_identity *id, const struct
  * requires it strictly greater than hs->latest_timestamp (ERR_REPLAY) and the
  * previous accepted initiation older than 20 ms (ERR_REPLAY, flood), then
  * stores the state in hs (NOISE_HS_CONSUMED_INITIATION). Wipes st. hs is
- * untouched on any error; ERR_NOTFOUND if pk is not st->remote_static's peer. */
-int noise_consume_initiation_finish(struct noise_handshake *hs, const struct noise_peer_keys *pk,
-                                    struct noise_initiation_state *st, const struct msg_initiation *msg,
-                                    uint64_t now_ns) WUR;
+ * untouched on any error; ERR_NOTFOUND if pk is not st->remote_static's peer.
+ * May fill pk's static DH cache (for id), even when the message then fails. */
+int noise_consume_initiation_finish(struct noise_handshake *hs, const struct noise_identity *id,
+                                    struct noise_peer_keys *pk, struct noise_initiation_state *st,
+                                    const struct msg_initiation *msg, uint64_t now_ns) WUR;
 
 /* Responder, message 2. hs must be NOISE_HS_CONSUMED_INITIATION. */
 int noise_create_response(struct noise_handshake *hs, const struct noise_identity *id,

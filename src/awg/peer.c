@@ -45,7 +45,7 @@ int peer_create(struct device *dev, const uint8_t pub[NOISE_PUBLIC_KEY_LEN], str
 	memcpy(p->public_key, pub, NOISE_PUBLIC_KEY_LEN);
 	pthread_mutex_init(&p->lock, NULL);
 	p->ep.sock = -1;
-	int rc = noise_peer_keys_init(&p->nkeys, &dev->id, pub, NULL);
+	int rc = noise_peer_keys_init(&p->nkeys, pub, NULL);
 	if (rc < 0) {
 		pthread_mutex_destroy(&p->lock);
 		mem_free_secret(p, sizeof(*p));
@@ -131,15 +131,6 @@ void peer_remove_all(struct device *dev)
 {
 	while (dev->peer_list)
 		peer_remove(dev, dev->peer_list);
-}
-
-int peer_update_keys(struct device *dev, struct peer *p)
-{
-	uint8_t psk[NOISE_SYMMETRIC_KEY_LEN];
-	memcpy(psk, p->nkeys.preshared_key, sizeof(psk));
-	int rc = noise_peer_keys_init(&p->nkeys, &dev->id, p->public_key, psk);
-	sodium_memzero(psk, sizeof(psk));
-	return rc;
 }
 
 int peer_install_keypair(struct device *dev, struct peer *p, const struct noise_keys *keys, uint64_t now)

@@ -469,7 +469,7 @@ void handshake_process(struct device *dev, struct hs_item *it, uint64_t now, boo
 		/* If we had an initiation of our own in flight (both sides started at
 		 * once), answering theirs replaces it: free its index. */
 		uint32_t ours = p->hs.state == NOISE_HS_CREATED_INITIATION ? p->hs.local_index : 0;
-		if (noise_consume_initiation_finish(&p->hs, &p->nkeys, &st, msg, now) < 0)
+		if (noise_consume_initiation_finish(&p->hs, &dev->id, &p->nkeys, &st, msg, now) < 0)
 			return;
 		if (ours) {
 			struct index_entry *e = index_lookup(dev, ours);

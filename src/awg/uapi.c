@@ -236,8 +236,9 @@ static int apply_set(struct device *dev, struct uapi_set *tx)
 				continue;
 			}
 			peer_zero_keys(dev, p);
-			if ((rc = peer_update_keys(dev, p)) < 0)
-				return rc;
+			/* Wipe the DH with our old key; the next handshake computes it
+			 * with the new one (noise_peer_keys_static_dh). */
+			noise_peer_keys_forget_dh(&p->nkeys);
 		}
 		/* The first bind happens with the key if no port was ever set. */
 		if (!dev->nsocks && (rc = udp_rebind(dev, 0, 0)) < 0)
@@ -267,7 +268,7 @@ static int apply_set(struct device *dev, struct uapi_set *tx)
 			if ((rc = peer_create(dev, op->public_key, &p)) < 0)
 				return rc;
 		}
-		if (op->has_psk) /* only the PSK changes: the precomputed DH stays */
+		if (op->has_psk) /* only the PSK changes: the cached static DH stays */
 			memcpy(p->nkeys.preshared_key, op->psk, NOISE_SYMMETRIC_KEY_LEN);
 		if (op->has_endpoint)
 			peer_set_endpoint(p, &op->endpoint, NULL, -1);

@@ -178,7 +178,7 @@ static void make_response(struct seed *s, uint8_t mode, bool mac2)
 	fx_setup(&fx, (uint8_t)((mode & ~0x0cu) | 1u << 2));
 	memset(&hs, 0, sizeof(hs));
 	if (noise_consume_initiation_begin(&peer_id, &fx.init, &st) != 0 ||
-	    noise_consume_initiation_finish(&hs, &peer_keys, &st, &fx.init, NOW_NS) != 0 ||
+	    noise_consume_initiation_finish(&hs, &peer_id, &peer_keys, &st, &fx.init, NOW_NS) != 0 ||
 	    noise_create_response(&hs, &peer_id, &peer_keys, PEER_SENDER_INDEX, NULL, &msg) != 0)
 		die("response");
 	le32_write(&msg.type, wire_type(&fx, MSG_RESPONSE));
@@ -280,7 +280,7 @@ int main(int argc, char **argv)
 	noise_identity_set(&peer_id, priv);
 	fx_unhex(fx_device_private, priv, sizeof(priv));
 	if (noise_public_from_private(dev_pub, priv) != 0 ||
-	    noise_peer_keys_init(&peer_keys, &peer_id, dev_pub, NULL) != 0)
+	    noise_peer_keys_init(&peer_keys, dev_pub, NULL) != 0)
 		die("keys");
 	sodium_memzero(priv, sizeof(priv));
 

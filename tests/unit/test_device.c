@@ -709,6 +709,45 @@ static void removing_a_peer_under_traffic_is_safe_and_the_peer_can_come_back(voi
 	pair_down(&pr);
 }
 
+/* The static-static DH is computed at a peer's first handshake and cached; a
+ * new private key must not reuse the value computed with the old one. A
+ * changes its key twice under an established session; B replaces A's peer
+ * with the new public key each time. Then B initiates (A consumes with the
+ * new key), and the second time A initiates (A creates with the new key). */
+static void a_new_private_key_is_used_with_peers_configured_under_the_old_one(void **state)
+{
+	struct pair pr;
+	char body[512];
+	pair_up(&pr, &(struct pair_opts){ 0 });
+	establish(&pr);
+	for (int round = 0; round < 2; round++) {
+		snprintf(body, sizeof(body), "public_key=%s\nremove=true\n", pr.a.pub_hex);
+		uapi_set(pr.b.dev, body);
+		noise_generate_private(pr.a.priv);
+		assert_int_equal(noise_public_from_private(pr.a.pub, pr.a.priv), 0);
+		enc_key_to_hex(pr.a.priv_hex, pr.a.priv);
+		enc_key_to_hex(pr.a.pub_hex, pr.a.pub);
+		snprintf(body, sizeof(body), "private_key=%s\n", pr.a.priv_hex);
+		uapi_set(pr.a.dev, body);
+		node_add_peer(&pr.b, &pr.a, NULL);
+
+		struct node *first = round == 0 ? &pr.b : &pr.a, *second = round == 0 ? &pr.a : &pr.b;
+		size_t got = delivered(second);
+		send_some(first, AF_INET, 1);
+		assert_true(wait_delivered(second, got + 1, WAIT_MS));
+		got = delivered(first);
+		send_some(second, AF_INET, 1);
+		assert_true(wait_delivered(first, got + 1, WAIT_MS));
+	}
+	for (struct node *n = &pr.a; n; n = n == &pr.a ? &pr.b : NULL) {
+		pthread_mutex_lock(&n->mu);
+		size_t bad = n->corrupt + n->foreign;
+		pthread_mutex_unlock(&n->mu);
+		assert_int_equal(bad, 0);
+	}
+	pair_down(&pr);
+}
+
 /* A set is validated completely before anything is applied: a valid peer
  * section followed by one bad line changes nothing at all. */
 static void a_set_with_a_bad_line_after_a_valid_peer_changes_nothing(void **state)
@@ -973,6 +1012,7 @@ int main(void)
 		cmocka_unit_test(a_peer_that_stops_answering_a_stream_gets_a_new_handshake),
 		cmocka_unit_test(a_one_way_stream_is_answered_with_keepalives),
 		cmocka_unit_test(removing_a_peer_under_traffic_is_safe_and_the_peer_can_come_back),
+		cmocka_unit_test(a_new_private_key_is_used_with_peers_configured_under_the_old_one),
 		cmocka_unit_test(a_set_with_a_bad_line_after_a_valid_peer_changes_nothing),
 		cmocka_unit_test(a_set_whose_port_is_taken_changes_nothing),
 		cmocka_unit_test(get_lists_what_set_configured_and_counts_bytes),

@@ -61,8 +61,8 @@ static void kat_setup(struct kat *k)
 	support_unhex(KAT_RESP_STATIC, priv, 32);
 	noise_identity_set(&k->resp.id, priv);
 	assert_true(k->init.id.has_key && k->resp.id.has_key);
-	assert_int_equal(noise_peer_keys_init(&k->init.peer, &k->init.id, k->resp.id.public_key, NULL), 0);
-	assert_int_equal(noise_peer_keys_init(&k->resp.peer, &k->resp.id, k->init.id.public_key, NULL), 0);
+	assert_int_equal(noise_peer_keys_init(&k->init.peer, k->resp.id.public_key, NULL), 0);
+	assert_int_equal(noise_peer_keys_init(&k->resp.peer, k->init.id.public_key, NULL), 0);
 	support_unhex(KAT_INIT_EPHEM, k->init_ephem, 32);
 	support_unhex(KAT_RESP_EPHEM, k->resp_ephem, 32);
 	noise_tai64n(k->timestamp, 1700000000, 0);
@@ -97,7 +97,24 @@ static int consume_initiation(struct side *s, const struct msg_initiation *msg, 
 	if (ret)
 		return ret;
 	assert_memory_equal(st.remote_static, s->peer.remote_static, 32);
-	return noise_consume_initiation_finish(&s->hs, &s->peer, &st, msg, now);
+	return noise_consume_initiation_finish(&s->hs, &s->id, &s->peer, &st, msg, now);
+}
+
+/* Two sides with fresh random keys, each configured with the other as its
+ * peer; psk_i and psk_r (may be NULL) are what each side sets. */
+static void random_sides(struct side *i, struct side *r, const uint8_t *psk_i, const uint8_t *psk_r)
+{
+	uint8_t priv[32];
+
+	memset(i, 0, sizeof(*i));
+	memset(r, 0, sizeof(*r));
+	noise_generate_private(priv);
+	noise_identity_set(&i->id, priv);
+	noise_generate_private(priv);
+	noise_identity_set(&r->id, priv);
+	assert_int_equal(noise_peer_keys_init(&i->peer, r->id.public_key, psk_i), 0);
+	assert_int_equal(noise_peer_keys_init(&r->peer, i->id.public_key, psk_r), 0);
+	sodium_memzero(priv, sizeof(priv));
 }
 
 /* Runs a whole handshake between two sides with random ephemerals. */
@@ -223,21 +240,14 @@ static void the_spec_kat_handshake_and_transport_are_reproduced_byte_for_byte(vo
 static void a_handshake_with_random_keys_and_a_psk_agrees_on_transport_keys(void **state)
 {
 	struct side i, r;
-	uint8_t priv[32], psk[32], ts[12], buf[1500], out[1500];
+	uint8_t psk[32], ts[12], buf[1500], out[1500];
 
 	for (int round = 0; round < 8; round++) {
-		memset(&i, 0, sizeof(i));
-		memset(&r, 0, sizeof(r));
-		noise_generate_private(priv);
-		noise_identity_set(&i.id, priv);
-		noise_generate_private(priv);
-		noise_identity_set(&r.id, priv);
 		randombytes_buf(psk, sizeof(psk));
-		assert_int_equal(noise_peer_keys_init(&i.peer, &i.id, r.id.public_key, round & 1 ? psk : NULL), 0);
-		assert_int_equal(noise_peer_keys_init(&r.peer, &r.id, i.id.public_key, round & 1 ? psk : NULL), 0);
-		assert_memory_equal(i.peer.precomputed_ss, r.peer.precomputed_ss, 32);
+		random_sides(&i, &r, round & 1 ? psk : NULL, round & 1 ? psk : NULL);
 		noise_tai64n(ts, 1700000000 + (uint64_t)round, 0);
 		handshake(&i, &r, ts, NOW);
+		assert_memory_equal(i.peer.static_static, r.peer.static_static, 32);
 
 		assert_memory_equal(i.keys.send_key, r.keys.recv_key, 32);
 		assert_memory_equal(i.keys.recv_key, r.keys.send_key, 32);
@@ -257,17 +267,10 @@ static void a_mismatched_psk_fails_the_response_with_err_auth(void **state)
 	struct side i, r;
 	struct msg_initiation init;
 	struct msg_response resp;
-	uint8_t priv[32], psk[32], ts[12];
+	uint8_t psk[32], ts[12];
 
-	memset(&i, 0, sizeof(i));
-	memset(&r, 0, sizeof(r));
-	noise_generate_private(priv);
-	noise_identity_set(&i.id, priv);
-	noise_generate_private(priv);
-	noise_identity_set(&r.id, priv);
 	randombytes_buf(psk, sizeof(psk));
-	assert_int_equal(noise_peer_keys_init(&i.peer, &i.id, r.id.public_key, psk), 0);
-	assert_int_equal(noise_peer_keys_init(&r.peer, &r.id, i.id.public_key, NULL), 0);
+	random_sides(&i, &r, psk, NULL);
 	noise_tai64n(ts, 1700000000, 0);
 	make_initiation(&i, INIT_INDEX, ts, NULL, &init, NOW);
 	assert_int_equal(consume_initiation(&r, &init, NOW), 0);
@@ -358,7 +361,7 @@ static void a_tampered_initiation_is_refused_with_err_auth_and_the_handshake_is_
 	bad = init;
 	bad.encrypted_timestamp[0] ^= 0x01;
 	assert_int_equal(noise_consume_initiation_begin(&k.resp.id, &bad, &st), 0);
-	assert_int_equal(noise_consume_initiation_finish(&k.resp.hs, &k.resp.peer, &st, &bad, NOW), ERR_AUTH);
+	assert_int_equal(noise_consume_initiation_finish(&k.resp.hs, &k.resp.id, &k.resp.peer, &st, &bad, NOW), ERR_AUTH);
 	assert_memory_equal(&st, zero_st, sizeof(st));
 	hs_assert_equal(&k.resp.hs, &before);
 
@@ -450,8 +453,8 @@ static void finishing_with_a_peer_other_than_the_decrypted_static_is_refused(voi
 	assert_int_equal(noise_consume_initiation_begin(&k.resp.id, &init, &st), 0);
 	noise_generate_private(priv);
 	assert_int_equal(noise_public_from_private(pub, priv), 0);
-	assert_int_equal(noise_peer_keys_init(&other, &k.resp.id, pub, NULL), 0);
-	assert_int_equal(noise_consume_initiation_finish(&k.resp.hs, &other, &st, &init, NOW), ERR_NOTFOUND);
+	assert_int_equal(noise_peer_keys_init(&other, pub, NULL), 0);
+	assert_int_equal(noise_consume_initiation_finish(&k.resp.hs, &k.resp.id, &other, &st, &init, NOW), ERR_NOTFOUND);
 	assert_int_equal(k.resp.hs.state, NOISE_HS_ZEROED);
 }
 
@@ -476,11 +479,26 @@ static void a_zero_diffie_hellman_result_is_refused_with_err_crypto(void **state
 		support_unhex(low_order_points[p], point, 32);
 
 		/* A peer whose static key is low order: configurable, never usable. */
-		assert_int_equal(noise_peer_keys_init(&weak, &k.init.id, point, NULL), 0);
-		assert_true(sodium_is_zero(weak.precomputed_ss, 32));
+		assert_int_equal(noise_peer_keys_init(&weak, point, NULL), 0);
 		assert_int_equal(noise_create_initiation(&k.init.hs, &k.init.id, &weak, INIT_INDEX, k.timestamp,
 		                                         NULL, &init), ERR_CRYPTO);
 		assert_int_equal(k.init.hs.state, NOISE_HS_ZEROED);
+
+		/* As a responder: an initiation claiming that static key fails at
+		 * "ss", where the static DH is computed lazily, and is remembered. */
+		assert_int_equal(noise_peer_keys_init(&weak, point, NULL), 0);
+		assert_int_equal(weak.ss_state, NOISE_SS_NONE);
+		for (int again = 0; again < 2; again++) {
+			memset(&st, 0, sizeof(st));
+			memcpy(st.remote_static, point, 32);
+			before = k.resp.hs;
+			assert_int_equal(noise_consume_initiation_finish(&k.resp.hs, &k.resp.id, &weak, &st, &init, NOW),
+			                 ERR_CRYPTO);
+			hs_assert_equal(&k.resp.hs, &before);
+			assert_int_equal(weak.ss_state, NOISE_SS_ZERO);
+			assert_true(sodium_is_zero(weak.static_static, 32));
+		}
+		assert_int_equal(noise_peer_keys_static_dh(&weak, &k.resp.id), ERR_CRYPTO);
 
 		/* An initiation carrying a low-order ephemeral. */
 		make_initiation(&k.init, INIT_INDEX, k.timestamp, k.init_ephem, &init, NOW);
@@ -505,6 +523,123 @@ static void a_zero_diffie_hellman_result_is_refused_with_err_crypto(void **state
 		assert_int_equal(noise_create_response(&k.resp.hs, &k.resp.id, &k.resp.peer, RESP_INDEX, NULL,
 		                                       &resp), ERR_CRYPTO);
 	}
+}
+
+/* DH(priv, pub) computed here, independently of the cache. */
+static void expect_static_dh(const struct noise_peer_keys *pk, const struct noise_identity *id)
+{
+	uint8_t want[32];
+
+	assert_int_equal(crypto_scalarmult(want, id->private_key, pk->remote_static), 0);
+	assert_int_equal(pk->ss_state, NOISE_SS_VALID);
+	assert_memory_equal(pk->static_static, want, 32);
+	assert_memory_equal(pk->ss_identity, id->public_key, 32);
+}
+
+static void the_static_dh_is_computed_at_the_first_handshake_that_needs_it(void **state)
+{
+	struct kat k;
+	struct msg_initiation init;
+	struct msg_response resp;
+	uint8_t ss[32], ts[12];
+
+	kat_setup(&k);
+	/* Setting up a peer does no DH. */
+	assert_int_equal(k.init.peer.ss_state, NOISE_SS_NONE);
+	assert_int_equal(k.resp.peer.ss_state, NOISE_SS_NONE);
+	assert_true(sodium_is_zero(k.init.peer.static_static, 32));
+	assert_true(sodium_is_zero(k.resp.peer.static_static, 32));
+
+	/* Creating an initiation computes the initiator's ... */
+	make_initiation(&k.init, INIT_INDEX, k.timestamp, k.init_ephem, &init, NOW);
+	expect_static_dh(&k.init.peer, &k.init.id);
+	assert_int_equal(k.resp.peer.ss_state, NOISE_SS_NONE);
+	/* ... consuming it the responder's, the same value. */
+	assert_int_equal(consume_initiation(&k.resp, &init, NOW), 0);
+	expect_static_dh(&k.resp.peer, &k.resp.id);
+	assert_memory_equal(k.init.peer.static_static, k.resp.peer.static_static, 32);
+	assert_int_equal(noise_create_response(&k.resp.hs, &k.resp.id, &k.resp.peer, RESP_INDEX, k.resp_ephem,
+	                                       &resp), 0);
+	assert_int_equal(noise_consume_response(&k.init.hs, &k.init.id, &k.init.peer, &resp), 0);
+
+	/* The next handshake reuses the cached value. */
+	memcpy(ss, k.init.peer.static_static, 32);
+	noise_tai64n(ts, 1700000001, 0);
+	handshake(&k.init, &k.resp, ts, NOW + NSEC_PER_SEC);
+	assert_memory_equal(k.init.peer.static_static, ss, 32);
+	assert_memory_equal(k.resp.peer.static_static, ss, 32);
+	assert_memory_equal(k.init.keys.send_key, k.resp.keys.recv_key, 32);
+
+	/* Forgetting wipes it. */
+	noise_peer_keys_forget_dh(&k.init.peer);
+	assert_int_equal(k.init.peer.ss_state, NOISE_SS_NONE);
+	assert_true(sodium_is_zero(k.init.peer.static_static, 32));
+	assert_true(sodium_is_zero(k.init.peer.ss_identity, 32));
+
+	/* Without our key there is nothing to compute. */
+	struct noise_identity none;
+	noise_identity_set(&none, NULL);
+	assert_int_equal(noise_peer_keys_static_dh(&k.init.peer, &none), ERR_BADSTATE);
+	assert_int_equal(k.init.peer.ss_state, NOISE_SS_NONE);
+}
+
+/* One more handshake between i and r after a key change: it succeeds, and
+ * both sides use a freshly computed static DH, not old. */
+static void handshake_with_fresh_dh(struct side *i, struct side *r, uint64_t *t, uint64_t *now,
+                                    const uint8_t old[32])
+{
+	uint8_t ts[12];
+
+	noise_tai64n(ts, (*t)++, 0);
+	*now += NSEC_PER_SEC;
+	handshake(i, r, ts, *now);
+	expect_static_dh(&i->peer, &i->id);
+	expect_static_dh(&r->peer, &r->id);
+	assert_memory_not_equal(r->peer.static_static, old, 32);
+	assert_memory_equal(i->keys.send_key, r->keys.recv_key, 32);
+}
+
+static void a_new_private_key_or_peer_key_gives_a_fresh_static_dh(void **state)
+{
+	struct side i, r;
+	uint8_t priv[32], ts[12], old[32];
+	uint64_t t = 1700000000, now = NOW;
+
+	random_sides(&i, &r, NULL, NULL);
+	noise_tai64n(ts, t++, 0);
+	handshake(&i, &r, ts, now);
+
+	/* The responder's private key changes: it forgets the DH (as the engine
+	 * does for every peer); the initiator sets the peer's new public key. */
+	memcpy(old, r.peer.static_static, 32);
+	noise_generate_private(priv);
+	noise_identity_set(&r.id, priv);
+	noise_peer_keys_forget_dh(&r.peer);
+	assert_true(sodium_is_zero(r.peer.static_static, 32));
+	assert_int_equal(noise_peer_keys_init(&i.peer, r.id.public_key, NULL), 0);
+	assert_int_equal(i.peer.ss_state, NOISE_SS_NONE);
+	handshake_with_fresh_dh(&i, &r, &t, &now, old);
+
+	/* A value cached under another identity is never used, even if a caller
+	 * did not forget it: it belongs to the old public key. */
+	memcpy(old, r.peer.static_static, 32);
+	noise_generate_private(priv);
+	noise_identity_set(&r.id, priv);
+	assert_int_equal(noise_peer_keys_init(&i.peer, r.id.public_key, NULL), 0);
+	handshake_with_fresh_dh(&i, &r, &t, &now, old);
+
+	/* The initiator's key changes: the responder sets its new public key,
+	 * which starts the peer's keys afresh; the initiator forgets. */
+	memcpy(old, r.peer.static_static, 32);
+	noise_generate_private(priv);
+	noise_identity_set(&i.id, priv);
+	noise_peer_keys_forget_dh(&i.peer);
+	assert_int_equal(noise_peer_keys_init(&r.peer, i.id.public_key, NULL), 0);
+	assert_int_equal(r.peer.ss_state, NOISE_SS_NONE);
+	assert_true(sodium_is_zero(r.peer.static_static, 32));
+	memset(&r.hs, 0, sizeof(r.hs)); /* a new peer in the engine: fresh replay state */
+	handshake_with_fresh_dh(&i, &r, &t, &now, old);
+	sodium_memzero(priv, sizeof(priv));
 }
 
 static void simultaneous_initiations_leave_each_side_a_responder(void **state)
@@ -631,6 +766,8 @@ int main(void)
 		cmocka_unit_test(steps_out_of_order_are_refused_with_err_state),
 		cmocka_unit_test(finishing_with_a_peer_other_than_the_decrypted_static_is_refused),
 		cmocka_unit_test(a_zero_diffie_hellman_result_is_refused_with_err_crypto),
+		cmocka_unit_test(the_static_dh_is_computed_at_the_first_handshake_that_needs_it),
+		cmocka_unit_test(a_new_private_key_or_peer_key_gives_a_fresh_static_dh),
 		cmocka_unit_test(simultaneous_initiations_leave_each_side_a_responder),
 		cmocka_unit_test(tai64n_rounds_nanoseconds_down_to_a_multiple_of_2_to_the_24),
 		cmocka_unit_test(transport_open_refuses_a_wrong_counter_key_or_length),
