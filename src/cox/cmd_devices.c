@@ -354,6 +354,8 @@ static int by_line(const void *a, const void *b)
 /* A device twice in the file (same EMAIL/NAME, or the same AmneziaWG key). */
 static void import_duplicates(struct import *im)
 {
+	if (im->n < 2)
+		return;
 	qsort(im->v, im->n, sizeof(*im->v), by_user_name);
 	for (size_t i = 1; i < im->n; i++)
 		if (!strcmp(im->v[i].email, im->v[i - 1].email) && !strcmp(im->v[i].name, im->v[i - 1].name))
@@ -376,29 +378,37 @@ static int import_read(struct import *im, const char *path)
 		cox_fail(im->c, "cannot open %s: %s", path, strerror(e));
 		return -e;
 	}
-	char *buf = NULL;
-	size_t bcap = 0;
-	ssize_t len;
+	/* Read byte by byte into a fixed buffer: a line is bounded whatever
+	 * the file holds, and a NUL inside it is seen. */
+	char buf[IMPORT_LINE_MAX + 1];
 	unsigned line = 0;
-	int r = 0;
-	while ((len = getline(&buf, &bcap, in)) >= 0) {
+	int r = 0, ch = 0;
+	while (ch != EOF) {
+		size_t len = 0;
+		bool too_long = false, nul = false;
+		while ((ch = getc(in)) != EOF && ch != '\n') {
+			if (len < IMPORT_LINE_MAX)
+				buf[len++] = (char)ch;
+			else
+				too_long = true;
+			nul |= ch == 0;
+		}
+		if (ch == EOF && len == 0 && !too_long)
+			break;
+		buf[len] = 0;
 		line++;
-		if (len > IMPORT_LINE_MAX) {
+		if (too_long)
 			import_bad(im, line, "longer than %d bytes", IMPORT_LINE_MAX);
-			continue;
-		}
-		if (memchr(buf, '\0', (size_t)len)) {
+		else if (nul)
 			import_bad(im, line, "holds a NUL byte");
-			continue;
-		}
-		import_parse_line(im, line, buf);
+		else
+			import_parse_line(im, line, buf);
 		if (im->n > IMPORT_MAX) {
 			cox_fail(im->c, "%s holds more than %d devices: split it", path, IMPORT_MAX);
 			r = -E2BIG;
 			break;
 		}
 	}
-	free(buf);
 	if (r == 0 && ferror(in))
 	{
 		cox_fail(im->c, "cannot read %s: %s", path, strerror(errno));

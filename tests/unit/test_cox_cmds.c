@@ -353,6 +353,33 @@ static void an_import_checks_every_line_first_and_writes_all_or_nothing(void **s
 	assert_int_equal(count(f, "audit"), audit + 3);
 	assert_int_equal(run(f, cox_cmd_audit, "audit", "verify", NULL), 0);
 
+	/* Lines too long or holding a NUL byte are refused, not cut. */
+	char big[1200];
+	memset(big, 'a', sizeof(big) - 1);
+	big[sizeof(big) - 1] = 0;
+	snprintf(text, sizeof(text), "a@example.org x %s\n", big);
+	const char *odd = write_file(f, "odd.txt", text);
+	FILE *o = fopen(odd, "a");
+	assert_non_null(o);
+	fwrite("a@example.org y \0 z\n", 1, 21, o);
+	fclose(o);
+	assert_int_equal(run(f, cox_cmd_devices, "devices", "import", odd, NULL), 2);
+	assert_non_null(strstr(f->err, "line 1: longer than 1024 bytes"));
+	assert_non_null(strstr(f->err, "line 2: holds a NUL byte"));
+	/* NAME - takes the name the request suggests. */
+	struct devreq named = { .name = "tab1" };
+	memset(named.awg_public, 0x77, sizeof(named.awg_public));
+	memset(named.enc_public, 0x78, sizeof(named.enc_public));
+	char nreq[DEVREQ_MAX];
+	assert_true(devreq_format(&named, nreq, sizeof(nreq)) > 0);
+	snprintf(text, sizeof(text), "a@example.org - %s\n", nreq);
+	assert_int_equal(run(f, cox_cmd_devices, "devices", "import", write_file(f, "named.txt", text), NULL), 0);
+	assert_non_null(strstr(f->out, "imported 1 device (10.86.0.4 .. 10.86.0.4)"));
+	struct store *st;
+	struct store_device d;
+	assert_int_equal(cox_store(&f->c, &st), 0);
+	assert_int_equal(store_device_find(st, "a@example.org/tab1", &d), 0);
+
 	/* Usage: the file is required, the help lists every option. */
 	assert_int_equal(run(f, cox_cmd_devices, "devices", "import", NULL), 2);
 	assert_non_null(strstr(f->err, "missing FILE"));
