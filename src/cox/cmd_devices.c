@@ -269,23 +269,27 @@ struct import {
 	unsigned bad;                  /* lines refused */
 };
 
-static void import_bad(struct import *im, unsigned line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Counts a refused line and shows it (the first IMPORT_ERRORS_SHOWN).
+ * Returns -EINVAL, for the caller to return. */
+static int import_bad(struct import *im, unsigned line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
-static void import_bad(struct import *im, unsigned line, const char *fmt, ...)
+static int import_bad(struct import *im, unsigned line, const char *fmt, ...)
 {
 	if (im->bad++ >= IMPORT_ERRORS_SHOWN)
-		return;
+		return -EINVAL;
 	va_list ap;
 	va_start(ap, fmt);
 	fprintf(im->c->err, "cox: line %u: ", line);
 	vfprintf(im->c->err, fmt, ap);
 	fputc('\n', im->c->err);
 	va_end(ap);
+	return -EINVAL;
 }
 
 /* One line: "EMAIL NAME REQUEST" separated by blanks; NAME "-" takes the
- * request's own name. Blank lines and lines starting with '#' are skipped. */
-static void import_parse_line(struct import *im, unsigned line, char *text)
+ * request's own name. Blank lines and lines starting with '#' are skipped.
+ * 0, or -EINVAL for a refused line (counted and shown). */
+static int import_parse_line(struct import *im, unsigned line, char *text)
 {
 	char *save = NULL, *f[4] = { 0 };
 	int nf = 0;
@@ -295,7 +299,7 @@ static void import_parse_line(struct import *im, unsigned line, char *text)
 		else
 			nf++;
 	if (nf == 0 || f[0][0] == '#')
-		return;
+		return 0;
 	char q[TEXT_QUOTE_BUF(64)], err[256] = "";
 	if (nf != 3)
 		return import_bad(im, line, "%d fields; expected EMAIL NAME REQUEST (NAME - takes the request's name)",
@@ -328,6 +332,7 @@ static void import_parse_line(struct import *im, unsigned line, char *text)
 		l->email[i] = (char)tolower((unsigned char)f[0][i]);
 	snprintf(l->name, sizeof(l->name), "%s", name);
 	im->n++;
+	return 0;
 }
 
 static int by_user_name(const void *a, const void *b)
@@ -402,7 +407,7 @@ static int import_read(struct import *im, const char *path)
 		else if (nul)
 			import_bad(im, line, "holds a NUL byte");
 		else
-			import_parse_line(im, line, buf);
+			(void)import_parse_line(im, line, buf);
 		if (im->n > IMPORT_MAX) {
 			cox_fail(im->c, "%s holds more than %d devices: split it", path, IMPORT_MAX);
 			r = -E2BIG;
