@@ -10,6 +10,7 @@
 #include <limits.h>
 #include <openssl/x509.h>
 #include <sodium.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <termios.h>
@@ -126,7 +127,9 @@ static int find_binary(struct cox *c, const char *opt, char *out, size_t cap)
 {
 	const char *env = getenv("PHAROS_NODE_BINARY");
 	if (opt || (env && *env)) {
-		snprintf(out, cap, "%s", opt ? opt : env);
+		int w = snprintf(out, cap, "%s", opt ? opt : env);
+		if (w < 0 || (size_t)w >= cap)
+			return cox_fail(c, "the pharos-node path is too long"), -ENAMETOOLONG;
 	} else {
 		char self[PATH_MAX];
 		ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
@@ -135,7 +138,9 @@ static int find_binary(struct cox *c, const char *opt, char *out, size_t cap)
 		self[n] = 0;
 		char *slash = strrchr(self, '/');
 		*slash = 0;
-		snprintf(out, cap, "%s/pharos-node", self);
+		int w = snprintf(out, cap, "%s/pharos-node", self);
+		if (w < 0 || (size_t)w >= cap)
+			return cox_fail(c, "path of pharos-node is too long: give --binary PATH"), -ENAMETOOLONG;
 	}
 	if (access(out, X_OK) < 0)
 		return cox_fail(c, "pharos-node binary `%s' is not an executable file: give --binary PATH", out), -ENOENT;
@@ -149,29 +154,93 @@ static void progress(void *arg, const char *step, bool ok, const char *msg)
 	fflush(c->out);
 }
 
-/* Where the binary was installed, if not the default (kept in the store's
- * settings as node.<name>.binary). */
-static char *remote_binary_key(const char *name, char *buf, size_t cap)
+/* Where and how a node was installed, where not the defaults: kept in the
+ * store's settings as node.<name>.<key> (written with the node's row,
+ * removed with it), so every later SSH step (update, start, stop, rm,
+ * endpoints) finds the same binary, service, config directory and
+ * interface. Several agents can share a host this way. */
+struct install_settings {
+	char binary[STORE_KV_VALUE_MAX];
+	char service[STORE_KV_VALUE_MAX];
+	char config_dir[STORE_KV_VALUE_MAX];
+	char interface[STORE_KV_VALUE_MAX];
+};
+
+static const struct {
+	const char *key;
+	size_t off;
+} install_keys[] = {
+	{ "binary", offsetof(struct install_settings, binary) },
+	{ "service-name", offsetof(struct install_settings, service) },
+	{ "config-dir", offsetof(struct install_settings, config_dir) },
+	{ "interface", offsetof(struct install_settings, interface) },
+};
+#define N_INSTALL_KEYS (sizeof(install_keys) / sizeof(install_keys[0]))
+
+static char *install_key(const char *name, size_t k, char *buf, size_t cap)
 {
-	snprintf(buf, cap, "node.%s.binary", name);
+	snprintf(buf, cap, "node.%s.%s", name, install_keys[k].key);
 	return buf;
 }
 
-static int node_cfg_for(struct cox *c, const struct store_node *n, struct sshc_node_cfg *cfg, char *listen,
-			size_t lcap, char *binbuf, size_t bincap)
+static char *install_value(struct install_settings *is, size_t k)
 {
-	memset(cfg, 0, sizeof(*cfg));
+	return (char *)is + install_keys[k].off;
+}
+
+/* Reads a node's settings ("" where the default applies). */
+static void install_settings_load(struct cox *c, const char *name, struct install_settings *is)
+{
 	struct store *st;
 	char key[STORE_KV_KEY_MAX];
-	if (binbuf && cox_store(c, &st) == 0 &&
-	    store_kv_get(st, remote_binary_key(n->name, key, sizeof(key)), binbuf, bincap) == 0)
-		cfg->binary_path = binbuf;
+	memset(is, 0, sizeof(*is));
+	if (cox_store(c, &st) < 0)
+		return;
+	for (size_t k = 0; k < N_INSTALL_KEYS; k++)
+		if (store_kv_get(st, install_key(name, k, key, sizeof(key)), install_value(is, k), STORE_KV_VALUE_MAX) < 0)
+			install_value(is, k)[0] = 0;
+}
+
+/* Writes the non-default settings and removes stale ones (a node of the
+ * same name removed earlier), inside the caller's transaction. */
+static int install_settings_save(struct store *st, const char *name, struct install_settings *is)
+{
+	char key[STORE_KV_KEY_MAX];
+	int r = 0;
+	for (size_t k = 0; r == 0 && k < N_INSTALL_KEYS; k++) {
+		const char *v = install_value(is, k);
+		install_key(name, k, key, sizeof(key));
+		r = *v ? store_kv_set(st, key, v) : store_kv_delete(st, key);
+	}
+	return r;
+}
+
+static int install_settings_delete(struct store *st, const char *name)
+{
+	char key[STORE_KV_KEY_MAX];
+	int r = 0;
+	for (size_t k = 0; r == 0 && k < N_INSTALL_KEYS; k++)
+		r = store_kv_delete(st, install_key(name, k, key, sizeof(key)));
+	return r;
+}
+
+/* The sshc configuration of a node: its name, control port, port range and
+ * (is non-NULL) its recorded install settings. */
+static void node_cfg_for(const struct store_node *n, const struct install_settings *is, struct sshc_node_cfg *cfg,
+			 char *listen, size_t lcap)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	if (is) {
+		cfg->binary_path = is->binary[0] ? is->binary : NULL;
+		cfg->service_name = is->service[0] ? is->service : NULL;
+		cfg->config_dir = is->config_dir[0] ? is->config_dir : NULL;
+		cfg->interface = is->interface[0] ? is->interface : NULL;
+	}
 	snprintf(listen, lcap, "[::]:%u", n->control_port);
 	cfg->node_name = n->name;
 	cfg->control_listen = listen;
 	cfg->port = n->port_lo;
 	cfg->port_hi = n->port_hi > n->port_lo ? n->port_hi : 0;
-	return 0;
 }
 
 /* Connects to a registered node with its pinned host key. */
@@ -208,6 +277,7 @@ out:
 
 struct add_opts {
 	const char *name, *region, *binary, *remote_binary;
+	const char *service_name, *config_dir, *interface;
 	uint16_t control_port, port_lo, port_hi;
 	enum sshc_service service;
 	bool password, password_stdin;
@@ -248,6 +318,12 @@ static int parse_add_opts(struct cox *c, int argc, char **argv, int first, struc
 			if (v[0] != '/')
 				return cox_fail(c, "--remote-binary `%s' must be an absolute path", v), -EINVAL;
 			o->remote_binary = v;
+		} else if (!strcmp(a, "--service-name")) {
+			o->service_name = v;
+		} else if (!strcmp(a, "--config-dir")) {
+			o->config_dir = v;
+		} else if (!strcmp(a, "--interface")) {
+			o->interface = v;
 		} else if (!strcmp(a, "--control-port")) {
 			uint16_t hi;
 			if (parse_ports(c, v, &o->control_port, &hi) < 0 || hi != o->control_port)
@@ -287,6 +363,13 @@ bad:
 	if (servers && !o->password && !o->password_stdin)
 		return cox_fail(c, "servers add: a one-time password is needed: --password (prompted) or --password-stdin"),
 		       -EINVAL;
+	/* Paths and names are checked now, before anything connects. */
+	struct sshc_node_cfg in = { .binary_path = o->remote_binary, .service_name = o->service_name,
+				    .config_dir = o->config_dir, .interface = o->interface },
+			     out;
+	char err[300];
+	if (sshc_node_cfg_check(&in, &out, err, sizeof(err)) < 0)
+		return cox_fail(c, "%s: %s", servers ? "servers add" : "nodes add", err), -EINVAL;
 	return 0;
 }
 
@@ -427,9 +510,14 @@ static int install_node(struct cox *c, struct sshc *s, const char *user, const c
 		goto out;
 	}
 
-	node_cfg_for(c, &n, &cfg, listen, sizeof(listen), NULL, 0);
+	struct install_settings is;
+	memset(&is, 0, sizeof(is));
+	snprintf(is.binary, sizeof(is.binary), "%s", o->remote_binary ? o->remote_binary : "");
+	snprintf(is.service, sizeof(is.service), "%s", o->service_name ? o->service_name : "");
+	snprintf(is.config_dir, sizeof(is.config_dir), "%s", o->config_dir ? o->config_dir : "");
+	snprintf(is.interface, sizeof(is.interface), "%s", o->interface ? o->interface : "");
+	node_cfg_for(&n, &is, &cfg, listen, sizeof(listen));
 	cfg.service = o->service;
-	cfg.binary_path = o->remote_binary;
 	if ((r = sshc_node_init(&sn, s, &cfg, progress, c)) < 0) {
 		cox_fail(c, "nodes add: invalid node settings: %s", sshc_error(s));
 		goto out;
@@ -470,10 +558,8 @@ static int install_node(struct cox *c, struct sshc *s, const char *user, const c
 		 rec.serial, ns.awg_public_key);
 	if ((r = store_begin(st)) < 0)
 		goto fail_db;
-	char kvkey[STORE_KV_KEY_MAX];
 	(void)(store_node_add(st, &n) < 0 || store_cert_add(st, &rec) < 0 ||
-	       (o->remote_binary &&
-		store_kv_set(st, remote_binary_key(n.name, kvkey, sizeof(kvkey)), o->remote_binary) < 0) ||
+	       install_settings_save(st, n.name, &is) < 0 ||
 	       store_audit_append(st, c->actor, "node.add", n.name, detail) < 0);
 	if ((r = store_commit(st)) < 0)
 		goto fail_db;
@@ -934,8 +1020,9 @@ static int nodes_endpoints(struct cox *c, int argc, char **argv)
 		struct sshc_node sn;
 		struct sshc_node_cfg cfg;
 		char listen[64];
-		char bin[STORE_KV_VALUE_MAX];
-		node_cfg_for(c, &n, &cfg, listen, sizeof(listen), bin, sizeof(bin));
+		struct install_settings is;
+		install_settings_load(c, n.name, &is);
+		node_cfg_for(&n, &is, &cfg, listen, sizeof(listen));
 		int r = sshc_node_init(&sn, s, &cfg, progress, c);
 		if (r == 0) {
 			struct sshc_node_status nst;
@@ -1029,8 +1116,9 @@ static int nodes_ssh_op(struct cox *c, int argc, char **argv, enum ssh_op op)
 	if (r == 0) {
 		struct sshc_node sn;
 		struct sshc_node_cfg cfg;
-		char bin[STORE_KV_VALUE_MAX];
-		node_cfg_for(c, &n, &cfg, listen, sizeof(listen), bin, sizeof(bin));
+		struct install_settings is;
+		install_settings_load(c, n.name, &is);
+		node_cfg_for(&n, &is, &cfg, listen, sizeof(listen));
 		r = sshc_node_init(&sn, s, &cfg, progress, c);
 		if (r == 0) {
 			struct sshc_node_status nst;
@@ -1059,7 +1147,8 @@ static int nodes_ssh_op(struct cox *c, int argc, char **argv, enum ssh_op op)
 		(void)(store_certs_list(st, "node", false, collect_certs, &rv) < 0);
 		for (size_t i = 0; i < rv.n; i++)
 			(void)(store_cert_revoke(st, rv.serials[i]) < 0);
-		(void)(store_node_remove(st, &n) < 0 || store_audit_append(st, c->actor, "node.rm", n.name, "") < 0);
+		(void)(store_node_remove(st, &n) < 0 || install_settings_delete(st, n.name) < 0 ||
+		       store_audit_append(st, c->actor, "node.rm", n.name, "") < 0);
 	} else {
 		if (op == OP_STOP)
 			n.state = STORE_NODE_STOPPED;
@@ -1093,8 +1182,9 @@ static int nodes_rm(struct cox *c, int argc, char **argv) { return nodes_ssh_op(
 static const struct cox_cmd node_cmds[] = {
 	{ "add", nodes_add,
 	  "USER@HOST[:PORT] [--name NAME] [--region REGION] [--binary PATH] [--remote-binary PATH] [--control-port PORT] "
-	  "[--ports A-B] [--service auto|systemd|supervisor]",
-	  "Installs pharos-node on a host over SSH (key auth; host key pinned on first use) and registers it" },
+	  "[--ports A-B] [--service auto|systemd|supervisor] [--service-name NAME] [--config-dir DIR] [--interface IF]",
+	  "Installs pharos-node on a host over SSH (key auth; host key pinned on first use) and registers it. "
+	  "Several agents share a host with distinct --service-name, --config-dir, --interface, --control-port and --ports" },
 	{ "list", nodes_list, "[--json]", "Lists nodes with their state and revisions" },
 	{ "status", nodes_status, "NODE", "Asks a node for its live status over gRPC" },
 	{ "push", nodes_push, "[NODE]", "Pushes the intended peer set to one node or every node now" },
@@ -1117,7 +1207,8 @@ int cox_cmd_nodes(struct cox *c, int argc, char **argv)
 static const struct cox_cmd server_cmds[] = {
 	{ "add", servers_add,
 	  "IP [--user USER] [--port-ssh PORT] (--password | --password-stdin) [--name NAME] [--region REGION] "
-	  "[--binary PATH] [--remote-binary PATH] [--control-port PORT] [--ports A-B] [--service auto|systemd|supervisor]",
+	  "[--binary PATH] [--remote-binary PATH] [--control-port PORT] [--ports A-B] [--service auto|systemd|supervisor] "
+	  "[--service-name NAME] [--config-dir DIR] [--interface IF]",
 	  "Installs the controller's SSH key with a one-time password (never stored), then adds the host as a node" },
 };
 

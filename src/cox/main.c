@@ -32,7 +32,7 @@ static const struct cox_cmd commands[] = {
 	{ "serve", cox_cmd_serve, "[--sweep SECONDS] [--once]",
 	  "Runs the controller: pushes changes and reconciles the fleet (listens on no public address)" },
 	{ "users", cox_cmd_users, "add|list|rm ...", "Manages users" },
-	{ "devices", cox_cmd_devices, "add|list|rm|revoke ...", "Manages devices" },
+	{ "devices", cox_cmd_devices, "add|import|list|rm|revoke ...", "Manages devices" },
 	{ "profile", cox_cmd_profile, "export DEVICE [--out FILE|-] [--enc account|password|none] [--password-stdin]",
 	  "Exports a device's sealed .pharos profile" },
 	{ "nodes", cox_cmd_nodes, "add|list|status|push|endpoints|policy|update|start|stop|rm ...",

@@ -38,12 +38,39 @@ struct job {
 	char err[512];
 };
 
+/* Jobs run on WORKERS threads. A push's peer set (10,000 peers are ~3 MB
+ * with their protobuf) is read from the store on the calling thread just
+ * before a worker needs it and dropped as soon as the node answered, so at
+ * most HELD sets are in memory whatever the fleet size. */
+#define HELD (WORKERS + 2)
+
 struct pool {
 	struct job *jobs;
 	size_t n, next;
+	size_t loaded;  /* jobs[0..loaded) have their input */
+	size_t held;    /* loaded, not yet finished */
+	bool stop;      /* the loader failed: jobs from `loaded` on are not run */
 	pthread_mutex_t lock;
+	pthread_cond_t cond;
 	struct cox_tls *tls;
 };
+
+static void drop_peers(struct job *j)
+{
+	if (j->psks)
+		sodium_memzero(j->psks, j->cap * sizeof(*j->psks));
+	free(j->peers);
+	free(j->keys);
+	free(j->psks);
+	free(j->ids);
+	free(j->a4);
+	free(j->a6);
+	j->peers = NULL;
+	j->keys = j->psks = NULL;
+	j->ids = NULL;
+	j->a4 = j->a6 = NULL;
+	j->cap = 0; /* n_peers stays: it is reported */
+}
 
 static void run_job(struct cox_tls *tls, struct job *j)
 {
@@ -69,42 +96,84 @@ static void run_job(struct cox_tls *tls, struct job *j)
 static void *worker(void *arg)
 {
 	struct pool *p = arg;
+	pthread_mutex_lock(&p->lock);
 	for (;;) {
-		pthread_mutex_lock(&p->lock);
-		size_t i = p->next < p->n ? p->next++ : p->n;
+		while (p->next < p->n && p->next >= p->loaded && !p->stop)
+			pthread_cond_wait(&p->cond, &p->lock);
+		if (p->next >= p->n || p->next >= p->loaded)
+			break;
+		struct job *j = &p->jobs[p->next++];
 		pthread_mutex_unlock(&p->lock);
-		if (i >= p->n)
-			return NULL;
-		run_job(p->tls, &p->jobs[i]);
+		run_job(p->tls, j);
+		drop_peers(j);
+		pthread_mutex_lock(&p->lock);
+		p->held--;
+		pthread_cond_broadcast(&p->cond);
 	}
+	pthread_mutex_unlock(&p->lock);
+	return NULL;
 }
 
-static void run_all(struct cox_tls *tls, struct job *jobs, size_t n)
+/* Runs every job; load (may be NULL) prepares a job's input on this thread
+ * (the store is not shared across threads), in order, at most HELD ahead of
+ * the finished ones. If load fails, the jobs not loaded yet are not run:
+ * they get its error. Returns load's first error, else 0. */
+static int run_all(struct cox_tls *tls, struct job *jobs, size_t n, int (*load)(void *arg, struct job *j),
+		   void *arg)
 {
-	struct pool p = { .jobs = jobs, .n = n, .tls = tls };
+	struct pool p = { .jobs = jobs, .n = n, .tls = tls, .loaded = load ? 0 : n, .held = load ? 0 : n };
 	pthread_t th[WORKERS];
 	size_t nt = n < WORKERS ? n : WORKERS, started = 0;
+	int r = 0;
 	pthread_mutex_init(&p.lock, NULL);
+	pthread_cond_init(&p.cond, NULL);
 	for (size_t i = 0; i < nt; i++)
 		if (pthread_create(&th[i], NULL, worker, &p) == 0)
 			started++;
-	if (!started)
-		worker(&p);
+	if (!started) {
+		/* No thread could start: one job after the other, here. */
+		for (size_t i = 0; i < n && r == 0; i++) {
+			if (load && (r = load(arg, &jobs[i])) < 0)
+				break;
+			p.loaded = i + 1;
+			run_job(tls, &jobs[i]);
+			drop_peers(&jobs[i]);
+		}
+		if (!load)
+			p.loaded = n;
+	}
+	for (size_t i = 0; started && load && i < n; i++) {
+		pthread_mutex_lock(&p.lock);
+		while (p.held >= HELD)
+			pthread_cond_wait(&p.cond, &p.lock);
+		pthread_mutex_unlock(&p.lock);
+		r = load(arg, &jobs[i]);
+		pthread_mutex_lock(&p.lock);
+		if (r < 0) {
+			p.stop = true;
+		} else {
+			p.loaded++;
+			p.held++;
+		}
+		pthread_cond_broadcast(&p.cond);
+		pthread_mutex_unlock(&p.lock);
+		if (r < 0)
+			break;
+	}
 	for (size_t i = 0; i < started; i++)
 		pthread_join(th[i], NULL);
+	for (size_t i = p.loaded; i < n; i++) {
+		jobs[i].status_r = jobs[i].push_r = jobs[i].restart_r = r;
+		snprintf(jobs[i].err, sizeof(jobs[i].err), "its peer set could not be read: %s", err_str(r));
+	}
+	pthread_cond_destroy(&p.cond);
 	pthread_mutex_destroy(&p.lock);
+	return r;
 }
 
 static void job_fini(struct job *j)
 {
-	if (j->psks)
-		sodium_memzero(j->psks, j->cap * sizeof(*j->psks));
-	free(j->peers);
-	free(j->keys);
-	free(j->psks);
-	free(j->ids);
-	free(j->a4);
-	free(j->a6);
+	drop_peers(j);
 	node_status_fini(&j->ns);
 	store_node_fini(&j->node);
 }
@@ -166,10 +235,17 @@ static void link_peers(struct job *j)
 
 static int load_peers(struct store *st, struct job *j)
 {
+	j->n_peers = 0;
 	int r = store_node_peers(st, j->node.id, add_peer, j);
 	if (r == 0)
 		link_peers(j);
 	return r;
+}
+
+/* run_all's loader: the peer set of a job that pushes. */
+static int load_job(void *arg, struct job *j)
+{
+	return j->do_push ? load_peers(arg, j) : 0;
 }
 
 /* ---- recording results ---------------------------------------------------- */
@@ -298,17 +374,17 @@ int cox_push_nodes(struct cox *c, const char *node_id)
 	for (size_t i = 0; i < n; i++) {
 		jobs[i].do_status = true;
 		jobs[i].do_push = true;
-		if ((r = load_peers(st, &jobs[i])) < 0) {
-			cox_fail(c, "cannot read the peers of node %s: %s", jobs[i].node.name, err_str(r));
-			goto out;
-		}
 	}
 	if ((r = cox_tls_new(c, &tls)) < 0) {
 		cox_fail(c, "cannot load the controller certificate: %s", err_str(r));
 		goto out;
 	}
-	run_all(tls, jobs, n);
-	r = 0;
+	if ((r = run_all(tls, jobs, n, load_job, st)) < 0)
+		cox_fail(c, "cannot read the peers of the nodes: %s", err_str(r));
+	/* One transaction for the results: one disk sync, not one per node. */
+	int lr = r;
+	if ((r = store_begin(st)) < 0)
+		goto out;
 	for (size_t i = 0; i < n; i++) {
 		struct job *j = &jobs[i];
 		struct seen s = { .now = now_s(), .miss_limit = c->cfg.miss_limit };
@@ -324,9 +400,15 @@ int cox_push_nodes(struct cox *c, const char *node_id)
 				j->err);
 		}
 		int ur = update_node(st, j->node.name, mark_seen, &s);
-		if (ur < 0 && ur != ERR_NOTFOUND)
+		if (ur < 0 && ur != ERR_NOTFOUND && r == 0)
 			r = ur;
 	}
+	if (r < 0)
+		store_rollback(st);
+	else
+		r = store_commit(st);
+	if (r == 0)
+		r = lr;
 	if (r == 0 && failed)
 		r = -EAGAIN;
 out:
@@ -390,13 +472,6 @@ static struct backoff *backoff_get(struct reconcile *rc, const char *name, bool 
 	return b;
 }
 
-static int count_peer(void *arg, const struct store_peer *p)
-{
-	(void)p;
-	(*(size_t *)arg)++;
-	return 0;
-}
-
 int reconcile_sweep(struct reconcile *rc, struct sweep_stats *stats)
 {
 	struct cox *c = rc->c;
@@ -404,6 +479,7 @@ int reconcile_sweep(struct reconcile *rc, struct sweep_stats *stats)
 	struct cox_tls *tls = NULL;
 	struct job *jobs = NULL;
 	size_t n = 0;
+	bool in_tx = false;
 	memset(stats, 0, sizeof(*stats));
 	int r = cox_store(c, &st);
 	if (r < 0)
@@ -428,14 +504,18 @@ int reconcile_sweep(struct reconcile *rc, struct sweep_stats *stats)
 	for (size_t i = 0; i < n; i++)
 		if (jobs[i].do_status)
 			due[k++] = jobs[i];
-	run_all(tls, due, k);
+	(void)run_all(tls, due, k, NULL, NULL);
 	for (size_t i = 0, d = 0; i < n; i++)
 		if (jobs[i].do_status)
 			jobs[i] = due[d++];
 	free(due);
 
-	/* Phase 2: decide, record, and collect heals. */
+	/* Phase 2: decide, record, and collect heals, in one transaction (one
+	 * disk sync for the whole fleet). */
 	stats->nodes = (unsigned)n;
+	if ((r = store_begin(st)) < 0)
+		goto out;
+	in_tx = true;
 	for (size_t i = 0; i < n; i++) {
 		struct job *j = &jobs[i];
 		if (!j->do_status) {
@@ -445,16 +525,16 @@ int reconcile_sweep(struct reconcile *rc, struct sweep_stats *stats)
 		struct seen s = { .now = now, .miss_limit = c->cfg.miss_limit, .reached = j->status_r == 0 };
 		if (j->status_r == 0) {
 			stats->reachable++;
-			size_t expected = 0;
-			if ((r = store_node_peers(st, j->node.id, count_peer, &expected)) < 0)
+			int64_t expected = 0;
+			if ((r = store_node_peer_count(st, j->node.id, &expected)) < 0)
 				goto out;
 			bool behind = j->ns.applied_revision < j->node.intended_rev;
-			bool drift = j->ns.peer_count != expected;
+			bool drift = (int64_t)j->ns.peer_count != expected;
 			if (behind || drift) {
-				fprintf(c->out, "node %s: %s (applied %llu, intended %llu, %u peers on the node, %zu intended); pushing\n",
+				fprintf(c->out, "node %s: %s (applied %llu, intended %llu, %u peers on the node, %lld intended); pushing\n",
 					j->node.name, behind ? "behind" : "peer set drifted",
 					(unsigned long long)j->ns.applied_revision, (unsigned long long)j->node.intended_rev,
-					j->ns.peer_count, expected);
+					j->ns.peer_count, (long long)expected);
 				/* A drifted node at the intended revision would take an
 				 * equal revision as a no-op: move past it. */
 				if (!behind || j->ns.applied_revision >= j->node.intended_rev) {
@@ -470,10 +550,8 @@ int reconcile_sweep(struct reconcile *rc, struct sweep_stats *stats)
 						j->node.intended_rev++;
 					}
 				}
-				j->do_push = true;
+				j->do_push = true; /* its peers are read when a worker is free */
 				j->do_status = false;
-				if ((r = load_peers(st, j)) < 0)
-					goto out;
 			} else if (j->ns.peer_count > 0 && j->ns.handshaking_peers == 0 &&
 				   (j->ns.newest_handshake_age < 0 || j->ns.newest_handshake_age > HANDSHAKE_FRESH_S) &&
 				   now - j->node.last_stale_heal >= (int64_t)c->cfg.stale_seconds) {
@@ -512,6 +590,10 @@ int reconcile_sweep(struct reconcile *rc, struct sweep_stats *stats)
 		}
 	}
 
+	in_tx = false;
+	if ((r = store_commit(st)) < 0)
+		goto out;
+
 	/* Phase 3: pushes and restarts. */
 	size_t m = 0;
 	for (size_t i = 0; i < n; i++)
@@ -531,7 +613,12 @@ int reconcile_sweep(struct reconcile *rc, struct sweep_stats *stats)
 			heal[h].status_r = 0; /* run_job pushes only after a good status */
 			h++;
 		}
-		run_all(tls, heal, m);
+		(void)run_all(tls, heal, m, load_job, st);
+		if ((r = store_begin(st)) < 0) {
+			free(heal);
+			goto out;
+		}
+		in_tx = true;
 		for (size_t i = 0, d = 0; i < n; i++) {
 			if (!(jobs[i].do_push || jobs[i].do_restart))
 				continue;
@@ -557,9 +644,14 @@ int reconcile_sweep(struct reconcile *rc, struct sweep_stats *stats)
 			}
 		}
 		free(heal);
+		in_tx = false;
+		if ((r = store_commit(st)) < 0)
+			goto out;
 	}
 	r = 0;
 out:
+	if (in_tx)
+		store_rollback(st);
 	for (size_t i = 0; i < n; i++)
 		job_fini(&jobs[i]);
 	free(jobs);

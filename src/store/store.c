@@ -60,20 +60,57 @@ static int bind_va(struct store *st, struct store_stmt *s, const char *fmt, va_l
 	return r;
 }
 
-static int prepare_va(struct store *st, struct store_stmt **out, const char *sql, const char *fmt, va_list ap)
+/* A cached statement for sql, marked busy, or a newly prepared one (cached
+ * if there is room). */
+static int prepare_cached(struct store *st, const char *sql, struct store_stmt **out)
 {
 	*out = NULL;
+	for (size_t i = 0; i < st->n_cached; i++) {
+		struct store_cached *e = &st->cache[i];
+		if (!e->busy && !strcmp(e->sql, sql)) {
+			e->busy = true;
+			*out = e->s;
+			return 0;
+		}
+	}
 	struct store_stmt *s = NULL;
 	int r = st->be->prepare(st->db, sql, &s);
 	if (r < 0)
 		return r;
+	if (st->n_cached < STORE_STMT_CACHE) {
+		char *copy = mem_alloc(strlen(sql) + 1);
+		if (copy) {
+			strcpy(copy, sql);
+			st->cache[st->n_cached++] = (struct store_cached){ .sql = copy, .s = s, .busy = true };
+		}
+	}
+	*out = s;
+	return 0;
+}
+
+static int prepare_va(struct store *st, struct store_stmt **out, const char *sql, const char *fmt, va_list ap)
+{
+	*out = NULL;
+	struct store_stmt *s = NULL;
+	int r = prepare_cached(st, sql, &s);
+	if (r < 0)
+		return r;
 	r = bind_va(st, s, fmt, ap);
 	if (r < 0) {
-		st->be->finalize(s);
+		store_q_finalize(st, s);
 		return r;
 	}
 	*out = s;
 	return 0;
+}
+
+static void cache_clear(struct store *st)
+{
+	for (size_t i = 0; i < st->n_cached; i++) {
+		st->be->finalize(st->cache[i].s);
+		mem_free(st->cache[i].sql);
+	}
+	st->n_cached = 0;
 }
 
 int store_q_prepare(struct store *st, struct store_stmt **out, const char *sql, const char *fmt, ...)
@@ -87,8 +124,23 @@ int store_q_prepare(struct store *st, struct store_stmt **out, const char *sql, 
 
 void store_q_finalize(struct store *st, struct store_stmt *s)
 {
-	if (s)
-		st->be->finalize(s);
+	if (!s)
+		return;
+	for (size_t i = 0; i < st->n_cached; i++) {
+		struct store_cached *e = &st->cache[i];
+		if (e->s == s) {
+			/* A statement that cannot be reset is not reused. */
+			if (st->be->reset(s) < 0) {
+				st->be->finalize(s);
+				mem_free(e->sql);
+				*e = st->cache[--st->n_cached];
+				return;
+			}
+			e->busy = false;
+			return;
+		}
+	}
+	st->be->finalize(s);
 }
 
 int store_q_run(struct store *st, int64_t *changes, const char *sql, const char *fmt, ...)
@@ -106,7 +158,7 @@ int store_q_run(struct store *st, int64_t *changes, const char *sql, const char 
 		;
 	if (r == 0 && changes)
 		*changes = st->be->changes(s);
-	st->be->finalize(s);
+	store_q_finalize(st, s);
 	return r;
 }
 
@@ -127,7 +179,7 @@ int store_q_i64(struct store *st, int64_t *out, const char *sql, const char *fmt
 	} else if (r == 0) {
 		r = ERR_NOTFOUND;
 	}
-	st->be->finalize(s);
+	store_q_finalize(st, s);
 	return r;
 }
 
@@ -358,6 +410,7 @@ void store_close(struct store *st)
 {
 	if (!st)
 		return;
+	cache_clear(st);
 	if (st->tx_depth > 0 && st->db)
 		(void)st->be->rollback(st->db);
 	if (st->db)
@@ -470,6 +523,13 @@ int store_kv_set(struct store *st, const char *key, const char *value)
 				"INSERT INTO settings (key, value, version, updated_at) VALUES (?, ?, 1, ?)",
 				"tti", key, value, now);
 	return store_tx_end(st, r);
+}
+
+int store_kv_delete(struct store *st, const char *key)
+{
+	if (!key || !*key || strlen(key) > STORE_KV_KEY_MAX)
+		return -EINVAL;
+	return store_q_run(st, NULL, "DELETE FROM settings WHERE key = ?", "t", key);
 }
 
 /* ---- admins ---------------------------------------------------------------------- */

@@ -243,6 +243,8 @@ struct store_peer {
 };
 int store_node_peers(struct store *st, int64_t node_id,
 		     int (*cb)(void *arg, const struct store_peer *p), void *arg) WUR;
+/* How many peers store_node_peers would give, without reading them. */
+int store_node_peer_count(struct store *st, int64_t node_id, int64_t *n) WUR;
 /* One device × node PSK (ERR_NOTFOUND if none). Wipe it after use. */
 int store_psk_get(struct store *st, int64_t device_id, int64_t node_id, uint8_t psk[STORE_KEY_LEN]) WUR;
 
@@ -279,6 +281,8 @@ int store_profile_get(struct store *st, int64_t device_id, uint64_t *revision,
 /* ERR_NOTFOUND for an unset key, -ENOSPC if cap is too small. */
 int store_kv_get(struct store *st, const char *key, char *buf, size_t cap) WUR;
 int store_kv_set(struct store *st, const char *key, const char *value) WUR;
+/* Removes a key; an absent one is not an error. */
+int store_kv_delete(struct store *st, const char *key) WUR;
 
 /* ---- audit chain ---------------------------------------------------------- */
 

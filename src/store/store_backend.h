@@ -44,6 +44,9 @@ struct store_backend {
 	const void *(*col_blob)(struct store_stmt *s, int i, size_t *n);
 	/* Rows changed by the last completed INSERT/UPDATE/DELETE step. */
 	int64_t (*changes)(struct store_stmt *s);
+	/* Makes a statement ready to run again and drops its bindings (no
+	 * pointer to a caller's buffer is kept). */
+	int (*reset)(struct store_stmt *s);
 	void (*finalize)(struct store_stmt *s);
 	/* A write transaction that excludes other writers from its start. */
 	int (*begin)(void *db);
@@ -64,9 +67,22 @@ struct store_migration {
 extern const struct store_migration store_sqlite_migrations[];
 extern const size_t store_sqlite_n_migrations;
 
+/* Prepared statements kept for reuse, keyed by their SQL text: preparing is
+ * most of the cost of a small statement, and a bulk import runs the same
+ * few statements a million times. A statement in use is busy; a second
+ * user of the same text (a nested query) gets a fresh, uncached one. */
+#define STORE_STMT_CACHE 48
+struct store_cached {
+	char *sql;
+	struct store_stmt *s;
+	bool busy;
+};
+
 struct store {
 	const struct store_backend *be;
 	void *db;
+	struct store_cached cache[STORE_STMT_CACHE];
+	size_t n_cached;
 	int tx_depth;
 	int tx_err;          /* first failure inside the open transaction */
 	int64_t (*now)(void *arg);
@@ -84,6 +100,9 @@ int store_q_prepare(struct store *st, struct store_stmt **out, const char *sql, 
 int store_q_run(struct store *st, int64_t *changes, const char *sql, const char *fmt, ...) WUR;
 /* One int64 from the first column of the first row; ERR_NOTFOUND if none. */
 int store_q_i64(struct store *st, int64_t *out, const char *sql, const char *fmt, ...) WUR;
+/* Ends a statement from store_q_prepare: a cached one is reset (its
+ * bindings dropped) for the next user, another is finalized. NULL is a
+ * no-op. */
 void store_q_finalize(struct store *st, struct store_stmt *s);
 /* Text column into buf; ERR_TOOBIG if it does not fit (a tampered row). */
 int store_q_col_str(struct store *st, struct store_stmt *s, int i, char *buf, size_t cap) WUR;
@@ -111,10 +130,11 @@ int store_q_stale(struct store *st, const char *table, int64_t id) WUR;
  * ids for node `fixed`, with `fixed` as its one parameter. The ids are
  * collected before inserting, so no cursor stays open across writes
  * (libpq cannot interleave them on one connection). */
-#define STORE_SQL_NODES_WITHOUT_PSK                                                   \
-	"SELECT n.id FROM nodes n WHERE n.state <> 'pending' AND NOT EXISTS"        \
-	" (SELECT 1 FROM device_nodes x WHERE x.node_id = n.id AND x.device_id = ?)" \
-	" ORDER BY n.id"
+/* A device just inserted has no PSK anywhere yet: every installed node,
+ * without the per-node NOT EXISTS probe (a bulk import adds a million). The
+ * parameter is unused but keeps store_psks_fill's shape. */
+#define STORE_SQL_NODES_FOR_NEW_DEVICE \
+	"SELECT n.id FROM nodes n WHERE n.state <> 'pending' AND ? IS NOT NULL ORDER BY n.id"
 #define STORE_SQL_DEVICES_WITHOUT_PSK                                                 \
 	"SELECT d.id FROM devices d WHERE d.revoked_at = 0 AND NOT EXISTS"          \
 	" (SELECT 1 FROM device_nodes x WHERE x.device_id = d.id AND x.node_id = ?)" \

@@ -245,16 +245,26 @@ static int alloc_host(struct store *st, const struct fleet_net *fn, int64_t *hos
 	return r == ERR_NOTFOUND ? -ENOSPC : r;
 }
 
-/* Gives the device a PSK on every active node it does not have one on. */
-static int insert_psk(struct store *st, int64_t device_id, int64_t node_id, int64_t now)
+/* Creates the PSKs of n (device, node) pairs: one call for all the random
+ * bytes (a bulk import makes a million PSKs), one reused statement. */
+static int insert_psks(struct store *st, const int64_t *ids, size_t n, int64_t fixed, bool fixed_is_device)
 {
-	uint8_t psk[STORE_KEY_LEN];
-	randombytes_buf(psk, sizeof(psk));
-	int r = store_q_run(st, NULL,
-			    "INSERT INTO device_nodes (device_id, node_id, psk, version, created_at, updated_at)"
-			    " VALUES (?, ?, ?, 1, ?, ?)",
-			    "iibii", device_id, node_id, psk, sizeof(psk), now, now);
-	sodium_memzero(psk, sizeof(psk));
+	if (!n)
+		return 0;
+	uint8_t *psks = mem_alloc(n * STORE_KEY_LEN);
+	if (!psks)
+		return -ENOMEM;
+	randombytes_buf(psks, n * STORE_KEY_LEN);
+	int64_t now = store_now(st);
+	int r = 0;
+	for (size_t i = 0; r == 0 && i < n; i++)
+		r = store_q_run(st, NULL,
+				"INSERT INTO device_nodes (device_id, node_id, psk, version, created_at, updated_at)"
+				" VALUES (?, ?, ?, 1, ?, ?)",
+				"iibii", fixed_is_device ? fixed : ids[i], fixed_is_device ? ids[i] : fixed,
+				psks + i * STORE_KEY_LEN, (size_t)STORE_KEY_LEN, now, now);
+	sodium_memzero(psks, n * STORE_KEY_LEN);
+	mem_free(psks);
 	return r;
 }
 
@@ -280,9 +290,8 @@ int store_psks_fill(struct store *st, const char *ids_sql, int64_t fixed, bool f
 		ids[n++] = st->be->col_i64(s, 0);
 	}
 	store_q_finalize(st, s);
-	int64_t now = store_now(st);
-	for (size_t i = 0; r == 0 && i < n; i++)
-		r = fixed_is_device ? insert_psk(st, fixed, ids[i], now) : insert_psk(st, ids[i], fixed, now);
+	if (r == 0)
+		r = insert_psks(st, ids, n, fixed, fixed_is_device);
 	mem_free(ids);
 	return r;
 }
@@ -318,7 +327,7 @@ int store_device_add(struct store *st, const char *email, const struct store_sub
 	if (r == 0)
 		r = store_q_i64(st, &id, "SELECT id FROM devices WHERE host = ?", "i", host);
 	if (r == 0)
-		r = store_psks_fill(st, STORE_SQL_NODES_WITHOUT_PSK, id, true);
+		r = store_psks_fill(st, STORE_SQL_NODES_FOR_NEW_DEVICE, id, true);
 	if (r == 0)
 		r = store_device_get(st, id, d);
 	return store_tx_end(st, r);

@@ -325,7 +325,7 @@ int store_node_peers(struct store *st, int64_t node_id, int (*cb)(void *arg, con
 				"SELECT d.id, d.name, u.email, d.awg_public, x.psk, d.addr4, d.addr6"
 				" FROM device_nodes x JOIN devices d ON d.id = x.device_id"
 				" JOIN users u ON u.id = d.user_id"
-				" WHERE x.node_id = ? AND d.revoked_at = 0 ORDER BY d.id",
+				" WHERE x.node_id = ? AND d.revoked_at = 0 ORDER BY x.device_id",
 				"i", node_id);
 	if (r < 0)
 		return r;
@@ -348,6 +348,14 @@ int store_node_peers(struct store *st, int64_t node_id, int (*cb)(void *arg, con
 	}
 	store_q_finalize(st, s);
 	return r;
+}
+
+int store_node_peer_count(struct store *st, int64_t node_id, int64_t *n)
+{
+	return store_q_i64(st, n,
+			   "SELECT COUNT(*) FROM device_nodes x JOIN devices d ON d.id = x.device_id"
+			   " WHERE x.node_id = ? AND d.revoked_at = 0",
+			   "i", node_id);
 }
 
 int store_psk_get(struct store *st, int64_t device_id, int64_t node_id, uint8_t psk[STORE_KEY_LEN])

@@ -97,6 +97,11 @@ static int lite_open(const char *path, void **out, char *err, size_t errlen)
 		"PRAGMA foreign_keys=ON",
 		"PRAGMA secure_delete=ON",
 		"PRAGMA trusted_schema=OFF",
+		/* 32 MiB of page cache (the default is 2 MiB): a fleet's peer sets
+		 * (10,000 devices x 100 nodes is a million PSK rows, ~90 MB on
+		 * disk) are read and written without re-reading every page
+		 * through pread; the cache is bounded, so is the memory. */
+		"PRAGMA cache_size=-32768",
 	};
 	for (size_t i = 0; i < sizeof(pragmas) / sizeof(pragmas[0]); i++) {
 		rc = exec_patiently(db, pragmas[i]);
@@ -192,6 +197,14 @@ static int64_t lite_changes(struct store_stmt *s)
 	return sqlite3_changes64(sqlite3_db_handle(S(s)));
 }
 
+static int lite_reset(struct store_stmt *s)
+{
+	/* sqlite3_reset repeats the last step's error, which its caller has
+	 * seen already: only clearing the bindings can fail here. */
+	(void)sqlite3_reset(S(s));
+	return map(sqlite3_clear_bindings(S(s)));
+}
+
 static void lite_finalize(struct store_stmt *s)
 {
 	/* Values were bound SQLITE_STATIC: no copies of a PSK linger in
@@ -234,6 +247,7 @@ const struct store_backend store_sqlite_backend = {
 	.col_text = lite_col_text,
 	.col_blob = lite_col_blob,
 	.changes = lite_changes,
+	.reset = lite_reset,
 	.finalize = lite_finalize,
 	.begin = lite_begin,
 	.commit = lite_commit,

@@ -250,3 +250,66 @@ def test_a_changed_host_key_is_refused(lab, fleet):
     r = cox(lab, "nodes", "update", "node-a", "--binary", NODE, check=False)
     assert r.returncode != 0
     assert fleet["hostkeys"]["node-a"] in r.stderr and new_fp in r.stderr, r.stderr
+
+
+@pytest.mark.lab(hosts=HOSTS, default_route=True)
+def test_an_import_of_fifty_devices_reaches_both_nodes_in_one_push(lab, fleet, tmp_path):
+    devs = [make_device(lab, tmp_path, f"d{i}") for i in range(50)]
+    lines = ["# EMAIL NAME REQUEST"] + [f"user{i % 5}@example.org dev{i} {d['req']}" for i, d in enumerate(devs)]
+    path = "/var/lib/pharos/devices.txt"
+    with open(lab.path("ctl", path), "w") as f:
+        f.write("\n".join(lines) + "\n")
+    before = {n: v["intended_revision"] for n, v in nodes(lab).items()}
+    # Unknown users are refused by default: nothing is written.
+    r = cox(lab, "devices", "import", path, check=False)
+    assert r.returncode == 1 and "line 2: no user user0@example.org" in r.stderr, r.stderr
+    assert json.loads(cox(lab, "devices", "list", "--json").stdout) == []
+    r = cox(lab, "devices", "import", path, "--create-users")
+    assert "imported 50 devices (10.86.0.2 .. 10.86.0.51), 5 new users" in r.stdout, r.stdout
+    # One push per node, one revision further.
+    assert r.stdout.count("pushed revision") == 2, r.stdout
+    after = nodes(lab)
+    for name in ("node-a", "node-b"):
+        assert after[name]["intended_revision"] == before[name] + 1
+        assert after[name]["applied_revision"] == after[name]["intended_revision"]
+    want = {d["awg_pub"] for d in devs}
+    psks = {}
+    for host in ("node-a", "node-b"):
+        dump = lab.run(host, ["wg", "show", "awg0", "dump"]).stdout.splitlines()[1:]
+        peers = {line.split("\t")[0]: line.split("\t")[1] for line in dump}
+        assert set(peers) == want
+        psks[host] = peers
+    # Every device has its own PSK on each node.
+    assert len(set(psks["node-a"].values()) | set(psks["node-b"].values())) == 100
+    audit = json.loads(cox(lab, "audit", "--action", "device.add", "--json").stdout)
+    assert len(audit) == 50
+    assert "intact" in cox(lab, "audit", "verify").stdout
+    # A second import of the same file names every clash and changes nothing.
+    r = cox(lab, "devices", "import", path, check=False)
+    assert r.returncode == 1 and "50 lines refused; nothing was imported" in r.stderr, r.stderr
+    assert nodes(lab)["node-a"]["intended_revision"] == before["node-a"] + 1
+
+
+@pytest.mark.lab(hosts=HOSTS, default_route=True)
+def test_two_agents_share_a_host_with_their_own_service_config_and_interface(lab, fleet):
+    r = cox(lab, "nodes", "add", f"root@{lab.addr('node-a')}", "--name", "node-a2", "--binary", NODE,
+            "--remote-binary", "/var/lib/pharos/bin2/pharos-node", "--service-name", "pharos-node-2",
+            "--config-dir", "/etc/pharos/node2", "--interface", "awg2", "--control-port", "8445",
+            "--ports", "8443")
+    assert "FAILED" not in r.stdout, r.stdout
+    st = nodes(lab)
+    assert st["node-a2"]["state"] == "active" and st["node-a"]["state"] == "active"
+    assert st["node-a2"]["awg_public_key"] != st["node-a"]["awg_public_key"]
+    assert lab.run("node-a", ["wg", "show", "awg2", "public-key"]).stdout.strip() == st["node-a2"]["awg_public_key"]
+    assert os.path.exists(lab.path("node-a", "/etc/pharos/node2/tls.key"))
+    # Later SSH steps find the same install: stop and start only the second agent.
+    cox(lab, "nodes", "stop", "node-a2")
+    assert not os.path.exists(lab.path("node-a", "/run/pharos/pharos-node-2.pid"))
+    assert lab.run("node-a", ["wg", "show", "awg0", "public-key"]).stdout.strip() == st["node-a"]["awg_public_key"]
+    cox(lab, "nodes", "start", "node-a2")
+    lab.wait_tcp("ctl", lab.addr("node-a"), 8445, timeout=20)
+    # Removing it removes its files only; the first agent keeps running.
+    cox(lab, "nodes", "rm", "node-a2")
+    assert not os.path.exists(lab.path("node-a", "/etc/pharos/node2"))
+    assert os.path.exists(lab.path("node-a", "/etc/pharos/node/tls.key"))
+    assert "sweep: 2 nodes, 2 reachable" in cox(lab, "serve", "--once").stdout

@@ -277,6 +277,135 @@ static void audit_lists_filters_and_verifies_the_chain(void **state)
 	json_decref(a);
 }
 
+/* Writes text to a file in the state directory; returns its path. */
+static const char *write_file(struct fixture *f, const char *name, const char *text)
+{
+	static char path[COX_PATH_MAX + 64];
+	snprintf(path, sizeof(path), "%s/%.60s", f->c.state_dir, name);
+	FILE *o = fopen(path, "w");
+	assert_non_null(o);
+	fputs(text, o);
+	fclose(o);
+	return path;
+}
+
+static void an_import_checks_every_line_first_and_writes_all_or_nothing(void **state)
+{
+	struct fixture *f = *state;
+	char req[4][DEVREQ_MAX], text[4096];
+	for (int i = 0; i < 4; i++)
+		request(req[i], sizeof(req[i]), (uint8_t)(10 + i));
+	assert_int_equal(run(f, cox_cmd_users, "users", "add", "a@example.org", NULL), 0);
+	int64_t audit = count(f, "audit");
+
+	/* Bad lines are all named, with their numbers; nothing is written. */
+	snprintf(text, sizeof(text),
+		 "# devices of the lab\n"
+		 "a@example.org laptop %s\n"
+		 "\n"
+		 "not-an-email phone %s\n"
+		 "a@example.org bad/name %s\n"
+		 "a@example.org tablet pharos-device-1:garbage\n"
+		 "a@example.org only-two-fields\n"
+		 "a@example.org laptop %s\n"
+		 "a@example.org watch %s\n",
+		 req[0], req[1], req[2], req[3], req[0]);
+	const char *bad = write_file(f, "bad.txt", text);
+	assert_int_equal(run(f, cox_cmd_devices, "devices", "import", bad, NULL), 2);
+	assert_non_null(strstr(f->err, "line 4: \"not-an-email\" is not an e-mail address"));
+	assert_non_null(strstr(f->err, "line 5: device name \"bad/name\" is not valid"));
+	assert_non_null(strstr(f->err, "line 6: not a device request"));
+	assert_non_null(strstr(f->err, "line 7: 2 fields; expected EMAIL NAME REQUEST"));
+	assert_non_null(strstr(f->err, "line 8: a@example.org/laptop is on line 2 already"));
+	assert_non_null(strstr(f->err, "line 9: the same device request (AmneziaWG key) as line 2"));
+	assert_non_null(strstr(f->err, "6 bad lines; nothing was imported"));
+	/* Duplicates inside the file are found once the lines parse. */
+	snprintf(text, sizeof(text), "a@example.org laptop %s\nA@example.org laptop %s\nb@example.org x %s\n", req[0],
+		 req[1], req[0]);
+	assert_int_equal(run(f, cox_cmd_devices, "devices", "import", write_file(f, "dup.txt", text), NULL), 2);
+	assert_non_null(strstr(f->err, "line 2: a@example.org/laptop is on line 1 already"));
+	assert_non_null(strstr(f->err, "line 3: the same device request (AmneziaWG key) as line 1"));
+	assert_int_equal(count(f, "devices"), 0);
+
+	/* Unknown users are refused unless asked to create them. */
+	snprintf(text, sizeof(text), "a@example.org laptop %s\nnew@example.org phone %s\n", req[0], req[1]);
+	const char *good = write_file(f, "good.txt", text);
+	assert_int_equal(run(f, cox_cmd_devices, "devices", "import", good, NULL), 1);
+	assert_non_null(strstr(f->err, "line 2: no user new@example.org"));
+	assert_non_null(strstr(f->err, "1 line refused; nothing was imported"));
+	assert_int_equal(count(f, "devices"), 0);
+	assert_int_equal(count(f, "users"), 1);
+	assert_int_equal(count(f, "audit"), audit);
+	assert_int_equal(run(f, cox_cmd_devices, "devices", "import", good, "--create-users", NULL), 0);
+	assert_non_null(strstr(f->out, "imported 2 devices (10.86.0.2 .. 10.86.0.3), 1 new user"));
+	assert_int_equal(count(f, "devices"), 2);
+	assert_int_equal(count(f, "users"), 2);
+	/* One audit row per device and per user created. */
+	assert_int_equal(count(f, "audit"), audit + 3);
+
+	/* A clash with what is stored names the line and rolls everything back. */
+	snprintf(text, sizeof(text), "a@example.org watch %s\na@example.org laptop %s\nnew@example.org phone2 %s\n", req[2],
+		 req[3], req[1]);
+	assert_int_equal(run(f, cox_cmd_devices, "devices", "import", write_file(f, "clash.txt", text), NULL), 1);
+	assert_non_null(strstr(f->err, "line 2: user a@example.org already has a device named laptop (id 1)"));
+	assert_non_null(strstr(f->err, "line 3: a device with this AmneziaWG public key is already registered"));
+	assert_int_equal(count(f, "devices"), 2);
+	assert_int_equal(count(f, "audit"), audit + 3);
+	assert_int_equal(run(f, cox_cmd_audit, "audit", "verify", NULL), 0);
+
+	/* Lines too long or holding a NUL byte are refused, not cut. */
+	char big[1200];
+	memset(big, 'a', sizeof(big) - 1);
+	big[sizeof(big) - 1] = 0;
+	snprintf(text, sizeof(text), "a@example.org x %s\n", big);
+	const char *odd = write_file(f, "odd.txt", text);
+	FILE *o = fopen(odd, "a");
+	assert_non_null(o);
+	fwrite("a@example.org y \0 z\n", 1, 21, o);
+	fclose(o);
+	assert_int_equal(run(f, cox_cmd_devices, "devices", "import", odd, NULL), 2);
+	assert_non_null(strstr(f->err, "line 1: longer than 1024 bytes"));
+	assert_non_null(strstr(f->err, "line 2: holds a NUL byte"));
+	/* NAME - takes the name the request suggests. */
+	struct devreq named = { .name = "tab1" };
+	memset(named.awg_public, 0x77, sizeof(named.awg_public));
+	memset(named.enc_public, 0x78, sizeof(named.enc_public));
+	char nreq[DEVREQ_MAX];
+	assert_true(devreq_format(&named, nreq, sizeof(nreq)) > 0);
+	snprintf(text, sizeof(text), "a@example.org - %s\n", nreq);
+	assert_int_equal(run(f, cox_cmd_devices, "devices", "import", write_file(f, "named.txt", text), NULL), 0);
+	assert_non_null(strstr(f->out, "imported 1 device (10.86.0.4 .. 10.86.0.4)"));
+	struct store *st;
+	struct store_device d;
+	assert_int_equal(cox_store(&f->c, &st), 0);
+	assert_int_equal(store_device_find(st, "a@example.org/tab1", &d), 0);
+
+	/* Usage: the file is required, the help lists every option. */
+	assert_int_equal(run(f, cox_cmd_devices, "devices", "import", NULL), 2);
+	assert_non_null(strstr(f->err, "missing FILE"));
+	assert_int_equal(run(f, cox_cmd_devices, "devices", "import", good, "--create-user", NULL), 2);
+	assert_non_null(strstr(f->err, "unknown option `--create-user'"));
+	assert_int_equal(run(f, cox_cmd_devices, "devices", "import", "/nonexistent/file", NULL), 1);
+	assert_non_null(strstr(f->err, "cannot open /nonexistent/file"));
+	assert_int_equal(run(f, cox_cmd_devices, "devices", "import", "--help", NULL), 0);
+	assert_non_null(strstr(f->out, "Usage: cox devices import FILE|- [--create-users]"));
+}
+
+static void nodes_add_checks_install_settings_before_connecting(void **state)
+{
+	struct fixture *f = *state;
+	/* No SSH key and no host: each is refused by its option alone. */
+	assert_int_equal(run(f, cox_cmd_nodes, "nodes", "add", "root@192.0.2.1", "--service-name", "Pharos_1", NULL), 2);
+	assert_non_null(strstr(f->err, "service name \"Pharos_1\": expected 1-64 of a-z 0-9 -"));
+	assert_int_equal(run(f, cox_cmd_nodes, "nodes", "add", "root@192.0.2.1", "--config-dir", "etc/pharos", NULL), 2);
+	assert_non_null(strstr(f->err, "config dir \"etc/pharos\": expected an absolute path"));
+	assert_int_equal(run(f, cox_cmd_nodes, "nodes", "add", "root@192.0.2.1", "--interface", "awg-too-long-name", NULL),
+			 2);
+	assert_non_null(strstr(f->err, "interface \"awg-too-long-name\": expected 1-15"));
+	assert_int_equal(run(f, cox_cmd_nodes, "nodes", "add", "--help", NULL), 0);
+	assert_non_null(strstr(f->out, "[--service-name NAME] [--config-dir DIR] [--interface IF]"));
+}
+
 static void times_are_read_in_every_documented_form(void **state)
 {
 	int64_t t;
@@ -326,6 +455,8 @@ int main(void)
 		T(devices_get_addresses_and_bad_requests_write_nothing),
 		T(revoke_remove_and_user_removal_follow_the_rules),
 		T(audit_lists_filters_and_verifies_the_chain),
+		T(an_import_checks_every_line_first_and_writes_all_or_nothing),
+		T(nodes_add_checks_install_settings_before_connecting),
 #undef T
 		cmocka_unit_test(times_are_read_in_every_documented_form),
 	};

@@ -537,6 +537,60 @@ static void certs_and_profiles_keep_their_rules(void **state)
 	assert_int_equal(a.version, 2);
 }
 
+static int count_and_nest(void *arg, const struct store_device *d)
+{
+	struct fixture *f = arg;
+	/* The same statement text while the outer one still runs: a second,
+	 * uncached statement, not the busy cached one. */
+	struct store_device again;
+	assert_int_equal(store_device_get(f->st, d->id, &again), 0);
+	assert_string_equal(again.name, d->name);
+	int64_t n;
+	assert_int_equal(store_devices_count(f->st, &n), 0);
+	assert_int_equal(n, 3);
+	return 0;
+}
+
+static void reused_statements_give_fresh_results_and_nest(void **state)
+{
+	struct fixture *f = *state;
+	add_user(f->st, "a@example.org");
+	struct store_device d;
+	const char *names[] = { "one", "two", "three" };
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(add_device(f->st, "a@example.org", names[i], (uint8_t)(i + 1), &d), 0);
+		assert_string_equal(d.name, names[i]);
+	}
+	/* A listing whose callback runs the same queries again. */
+	const struct store_device_filter all = { .include_revoked = true };
+	for (int round = 0; round < 3; round++)
+		assert_int_equal(store_devices_list(f->st, &all, count_and_nest, f), 0);
+	/* An error leaves the cached statement usable. */
+	assert_int_equal(add_device(f->st, "a@example.org", "one", 9, &d), ERR_EXISTS);
+	assert_int_equal(add_device(f->st, "a@example.org", "four", 4, &d), 0);
+	assert_string_equal(d.addr4, "10.86.0.5");
+
+	/* Peer counts agree with the peer list; revoked devices do not count. */
+	struct store_node n;
+	make_node(&n, "node-a", STORE_NODE_ACTIVE);
+	assert_int_equal(store_node_add(f->st, &n), 0);
+	int64_t peers;
+	assert_int_equal(store_node_peer_count(f->st, n.id, &peers), 0);
+	assert_int_equal(peers, 4);
+	assert_int_equal(store_device_revoke(f->st, &d), 0);
+	assert_int_equal(store_node_peer_count(f->st, n.id, &peers), 0);
+	assert_int_equal(peers, 3);
+	store_node_fini(&n);
+
+	/* Settings can be removed; removing an absent one is not an error. */
+	char v[16];
+	assert_int_equal(store_kv_set(f->st, "node.x.binary", "/opt/x"), 0);
+	assert_int_equal(store_kv_delete(f->st, "node.x.binary"), 0);
+	assert_int_equal(store_kv_get(f->st, "node.x.binary", v, sizeof(v)), ERR_NOTFOUND);
+	assert_int_equal(store_kv_delete(f->st, "node.x.binary"), 0);
+	assert_int_equal(store_kv_delete(f->st, ""), -EINVAL);
+}
+
 /* ---- two processes ---------------------------------------------------------- */
 
 #define PER_PROC 60
@@ -732,6 +786,7 @@ int main(void)
 		T(a_node_round_trips_every_column),
 		T(a_rolled_back_transaction_leaves_nothing),
 		T(certs_and_profiles_keep_their_rules),
+		T(reused_statements_give_fresh_results_and_nest),
 		T(two_processes_writing_at_once_both_succeed_without_collisions),
 		T(ten_thousand_devices_list_in_one_fast_query),
 		T(every_allocation_failure_unwinds_cleanly),
