@@ -139,6 +139,7 @@ int device_new(struct device **out, const struct device_options *opts)
 	pthread_rwlock_init(&dev->lock, &attr);
 	pthread_rwlockattr_destroy(&attr);
 	pthread_mutex_init(&dev->hs_lock, NULL);
+	pthread_mutex_init(&dev->attn_lock, NULL);
 	obf_params_init(&dev->obf);
 
 	dev->peer_buckets = 1 << 14;
@@ -275,6 +276,7 @@ void device_free(struct device *dev)
 	mem_free(dev->hs_queue);
 	pthread_rwlock_destroy(&dev->lock);
 	pthread_mutex_destroy(&dev->hs_lock);
+	pthread_mutex_destroy(&dev->attn_lock);
 	mem_free_secret(dev, sizeof(*dev));
 }
 
@@ -445,7 +447,7 @@ void device_process_pending(struct device *dev)
 		;
 	uint64_t now = dev_now();
 	pthread_rwlock_wrlock(&dev->lock);
-	timers_tick(dev, now);
+	timers_tick(dev, now, true);
 	pthread_rwlock_unlock(&dev->lock);
 }
 
@@ -527,7 +529,7 @@ static void *ctl_thread_main(void *arg)
 		if (tick) {
 			uint64_t now = dev_now();
 			pthread_rwlock_wrlock(&dev->lock);
-			timers_tick(dev, now);
+			timers_tick(dev, now, false);
 			pthread_rwlock_unlock(&dev->lock);
 		}
 	}

@@ -136,6 +136,19 @@ int device_send_to_peer(struct device *dev, struct peer *peer, const uint8_t *pk
  * not race with such a removal. */
 struct peer *device_peer_get(struct device *dev, const uint8_t pubkey[NOISE_PUBLIC_KEY_LEN]);
 
+/* What a health check needs without a full `get=1` dump: peer count,
+ * whether a UDP socket is bound, how many peers completed a handshake in the
+ * last `window_sec` seconds, and the newest handshake (wall clock, 0: none).
+ * One walk under the read lock, no allocation. */
+struct device_summary {
+	size_t peers;
+	bool listening;
+	uint16_t listen_port;
+	size_t recent_handshakes;
+	int64_t newest_handshake_sec;
+};
+void device_get_summary(struct device *dev, int64_t now_sec, int64_t window_sec, struct device_summary *out);
+
 /* Test and fuzzing entry points: feed one received datagram as if it arrived
  * on our first socket from src (the buffer is modified in place), and run the
  * control thread's handshake processing synchronously (for a device whose

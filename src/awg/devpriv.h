@@ -15,6 +15,8 @@
 #define DEV_HS_RESERVED 64          /* kept for answers to our own initiations */
 #define DEV_UNDER_LOAD_QUEUE 128     /* queue length from which we demand cookies */
 #define DEV_TICK_NS (100 * NSEC_PER_MSEC)
+#define DEV_ATTN_QUEUE 256           /* idle peers woken between two ticks (more: a full walk) */
+#define DEV_FULL_TICK_NS (10 * NSEC_PER_SEC) /* a walk over every peer anyway, as a safety net */
 #define DEV_INDEX_BUCKETS (1U << 16)
 
 /* Index table entry: a local index belongs to a peer's pending handshake or to
@@ -75,6 +77,12 @@ struct peer {
 	uint64_t t_persistent_sent;
 	bool expired_reported;
 	bool connected_reported;
+	/* The timer walk visits only peers that may have something to do
+	 * (timers.c): those on dev->tick_list (control thread, write lock). A
+	 * data thread that gives an idle peer work queues it on dev->attn. */
+	struct peer *tick_next, *tick_prev;
+	bool ticking;
+	bool attn_queued;                /* dev->attn_lock */
 };
 
 struct hs_item {
@@ -111,6 +119,13 @@ struct device {
 	size_t peer_buckets;
 	struct peer *peer_list;
 	size_t npeers;
+	struct peer *tick_list;        /* peers the timers visit (write lock) */
+	bool tick_all;                 /* write lock: visit every peer on the next tick */
+	uint64_t next_full_tick;       /* control thread: the periodic full walk */
+	pthread_mutex_t attn_lock;     /* data threads -> control thread: idle peers given work */
+	struct peer *attn[DEV_ATTN_QUEUE];
+	unsigned attn_n;
+	bool attn_overflow;
 	struct allowedips *aips;
 	struct index_entry **index;    /* DEV_INDEX_BUCKETS */
 	size_t nindex;
@@ -194,8 +209,19 @@ int udp_send_raw(struct device *dev, const struct peer_endpoint *ep, const struc
 void *rx_thread_main(void *arg);
 void handshake_process(struct device *dev, struct hs_item *it, uint64_t now, bool under_load);
 
-/* timers.c: evaluated on the control thread every tick and on wake-ups. */
-void timers_tick(struct device *dev, uint64_t now);
+/* timers.c: evaluated on the control thread every tick and on wake-ups.
+ * timers_tick visits the peers on the tick list (all of them when `all`, or
+ * when the periodic full walk is due) and drops those left with nothing to
+ * do. Write lock held. */
+void timers_tick(struct device *dev, uint64_t now, bool all);
+/* Puts a peer on the tick list (write lock). */
+void timers_activate(struct device *dev, struct peer *peer);
+/* Takes a peer off the tick list and the attention queue before it is
+ * freed (write lock). */
+void timers_forget(struct device *dev, struct peer *peer);
+/* A data thread gave the peer work (a want_* flag, staged packets): the
+ * next tick visits it. Caller holds the device lock, read or write. */
+void dev_attention(struct device *dev, struct peer *peer);
 void timers_handshake_complete(struct device *dev, struct peer *peer, uint64_t now);
 
 /* udp.c */

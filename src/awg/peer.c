@@ -33,6 +33,25 @@ struct peer *device_peer_get(struct device *dev, const uint8_t pubkey[NOISE_PUBL
 	return p;
 }
 
+void device_get_summary(struct device *dev, int64_t now_sec, int64_t window_sec, struct device_summary *out)
+{
+	memset(out, 0, sizeof(*out));
+	pthread_rwlock_rdlock(&dev->lock);
+	out->peers = dev->npeers;
+	out->listening = dev->nsocks > 0;
+	out->listen_port = dev->nsocks > 0 ? dev->listen_port : 0;
+	for (struct peer *p = dev->peer_list; p; p = p->list_next) {
+		int64_t hs = atomic_load_explicit(&p->last_handshake_sec, memory_order_relaxed);
+		if (!hs)
+			continue;
+		if (now_sec - hs < window_sec)
+			out->recent_handshakes++;
+		if (hs > out->newest_handshake_sec)
+			out->newest_handshake_sec = hs;
+	}
+	pthread_rwlock_unlock(&dev->lock);
+}
+
 int peer_create(struct device *dev, const uint8_t pub[NOISE_PUBLIC_KEY_LEN], struct peer **out)
 {
 	*out = NULL;
@@ -59,6 +78,7 @@ int peer_create(struct device *dev, const uint8_t pub[NOISE_PUBLIC_KEY_LEN], str
 		dev->peer_list->list_prev = p;
 	dev->peer_list = p;
 	dev->npeers++;
+	timers_activate(dev, p);
 	*out = p;
 	return 0;
 }
@@ -107,6 +127,7 @@ void peer_zero_keys(struct device *dev, struct peer *p)
 
 void peer_remove(struct device *dev, struct peer *p)
 {
+	timers_forget(dev, p);
 	peer_zero_keys(dev, p);
 	allowedips_remove_by_peer(dev->aips, p);
 	struct peer **pp = &dev->peers_by_key[key_hash(dev, p->public_key)];
@@ -184,6 +205,7 @@ int peer_install_keypair(struct device *dev, struct peer *p, const struct noise_
 	keypair_retire(dev, drop1);
 	keypair_retire(dev, drop2);
 	atomic_store(&p->t_session_derived, now);
+	timers_activate(dev, p);
 	return 0;
 }
 

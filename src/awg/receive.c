@@ -162,6 +162,7 @@ static void confirm_keypair(struct device *dev, struct peer *p, struct keypair *
 	kp->confirmed = true;
 	/* The control thread sends what was staged while we waited. */
 	atomic_store(&p->want_flush, true);
+	dev_attention(dev, p);
 	atomic_store(&dev->scan_requested, true);
 	dev_wake(dev);
 }
@@ -251,8 +252,10 @@ static void rx_deliver(struct device *dev, struct rx_msg *m, uint64_t now, struc
 	}
 	if (kp->keys.is_initiator && kp == p->kp_cur &&
 	    now - kp->birth_ns > REJECT_AFTER_TIME_NS - KEEPALIVE_TIMEOUT_NS - REKEY_TIMEOUT_NS &&
-	    !atomic_exchange(&p->want_handshake, true))
+	    !atomic_exchange(&p->want_handshake, true)) {
+		dev_attention(dev, p);
 		dev_wake(dev);
+	}
 	if (plen == 0)
 		return; /* keepalive */
 	atomic_store_explicit(&p->t_data_received, now, memory_order_relaxed);

@@ -121,6 +121,7 @@ int send_packets(struct device *dev, struct peer *p, struct iovec *pkts, unsigne
 		stage(dev, p, pkts, n);
 		pthread_mutex_unlock(&p->lock);
 		atomic_store(&p->want_handshake, true);
+		dev_attention(dev, p);
 		dev_wake(dev);
 		return 0;
 	}
@@ -130,6 +131,7 @@ int send_packets(struct device *dev, struct peer *p, struct iovec *pkts, unsigne
 		 * queue in order (timers.c), so nothing overtakes. */
 		stage(dev, p, pkts, n);
 		pthread_mutex_unlock(&p->lock);
+		dev_attention(dev, p);
 		atomic_store(&dev->scan_requested, true);
 		dev_wake(dev);
 		return 0;
@@ -144,8 +146,10 @@ int send_packets(struct device *dev, struct peer *p, struct iovec *pkts, unsigne
 	}
 	if (c0 + n > REKEY_AFTER_MESSAGES ||
 	    (kp->keys.is_initiator && now - kp->birth_ns > dev_scaled(dev, REKEY_AFTER_TIME_NS))) {
-		if (!atomic_exchange(&p->want_handshake, true))
+		if (!atomic_exchange(&p->want_handshake, true)) {
+			dev_attention(dev, p);
 			dev_wake(dev);
+		}
 	}
 
 	const uint32_t s4 = obf_prefix_len(&dev->obf, MSG_DATA);

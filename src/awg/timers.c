@@ -3,6 +3,11 @@
  * stores; this file runs on the control thread, on every tick (100 ms) and on
  * wake-ups, and turns the facts into actions. Because every rule compares
  * timestamps, no per-packet timer arming is needed on the data path.
+ * A node has thousands of peers and most of them idle, so a tick visits only
+ * the peers on the tick list: a peer joins it when configured, when a
+ * handshake gives it keys, or when a data thread calls dev_attention, and
+ * leaves it once peer_idle holds; every peer is visited every
+ * DEV_FULL_TICK_NS anyway.
  * Durations are multiplied by dev->timer_scale (tests shrink them). */
 #include "awg/devpriv.h"
 
@@ -162,8 +167,107 @@ static void peer_tick(struct device *dev, struct peer *p, uint64_t now)
 	}
 }
 
-void timers_tick(struct device *dev, uint64_t now)
+void timers_activate(struct device *dev, struct peer *p)
 {
-	for (struct peer *p = dev->peer_list; p; p = p->list_next)
+	if (p->ticking)
+		return;
+	p->ticking = true;
+	p->tick_prev = NULL;
+	p->tick_next = dev->tick_list;
+	if (dev->tick_list)
+		dev->tick_list->tick_prev = p;
+	dev->tick_list = p;
+}
+
+static void deactivate(struct device *dev, struct peer *p)
+{
+	if (!p->ticking)
+		return;
+	if (p->tick_prev)
+		p->tick_prev->tick_next = p->tick_next;
+	else
+		dev->tick_list = p->tick_next;
+	if (p->tick_next)
+		p->tick_next->tick_prev = p->tick_prev;
+	p->tick_next = p->tick_prev = NULL;
+	p->ticking = false;
+}
+
+void timers_forget(struct device *dev, struct peer *p)
+{
+	deactivate(dev, p);
+	pthread_mutex_lock(&dev->attn_lock);
+	if (p->attn_queued) {
+		for (unsigned i = 0; i < dev->attn_n; i++)
+			if (dev->attn[i] == p) {
+				dev->attn[i] = dev->attn[--dev->attn_n];
+				break;
+			}
+		p->attn_queued = false;
+	}
+	pthread_mutex_unlock(&dev->attn_lock);
+}
+
+void dev_attention(struct device *dev, struct peer *p)
+{
+	pthread_mutex_lock(&dev->attn_lock);
+	if (!p->attn_queued) {
+		if (dev->attn_n < DEV_ATTN_QUEUE) {
+			dev->attn[dev->attn_n++] = p;
+			p->attn_queued = true;
+		} else {
+			dev->attn_overflow = true;
+		}
+	}
+	pthread_mutex_unlock(&dev->attn_lock);
+}
+
+/* Nothing for peer_tick to do now, and nothing will be until a handshake,
+ * a UAPI change or a data thread's dev_attention puts it back: no session
+ * (or its keys already zeroed), no handshake in flight, no flags, nothing
+ * staged, no silence being timed, no persistent keepalive. Sessions keep a
+ * peer listed until their keys are zeroed (3 x REJECT_AFTER_TIME). */
+static bool peer_idle(struct peer *p)
+{
+	if (atomic_load(&p->want_flush) || atomic_load(&p->want_handshake) || p->retransmit_at ||
+	    p->t_unanswered_recv || p->t_unanswered_sent || ld(&p->t_session_derived) ||
+	    (p->persistent_keepalive && p->has_endpoint))
+		return false;
+	if (ld(&p->t_data_received) > ld(&p->t_auth_sent) || ld(&p->t_data_sent) > ld(&p->t_auth_received))
+		return false;
+	pthread_mutex_lock(&p->lock);
+	bool staged = p->staged_count != 0;
+	pthread_mutex_unlock(&p->lock);
+	return !staged;
+}
+
+void timers_tick(struct device *dev, uint64_t now, bool all)
+{
+	/* Before reading any flag: a data thread sets its flag first and
+	 * queues the peer second, so a peer dropped below with a flag set a
+	 * moment later is back on the queue for the next tick. */
+	pthread_mutex_lock(&dev->attn_lock);
+	for (unsigned i = 0; i < dev->attn_n; i++) {
+		dev->attn[i]->attn_queued = false;
+		timers_activate(dev, dev->attn[i]);
+	}
+	dev->attn_n = 0;
+	if (dev->attn_overflow)
+		all = true;
+	dev->attn_overflow = false;
+	pthread_mutex_unlock(&dev->attn_lock);
+	if (dev->tick_all || now >= dev->next_full_tick)
+		all = true;
+	if (all) {
+		dev->tick_all = false;
+		dev->next_full_tick = now + DEV_FULL_TICK_NS;
+		for (struct peer *p = dev->peer_list; p; p = p->list_next)
+			timers_activate(dev, p);
+	}
+	for (struct peer *p = dev->tick_list, *next; p; p = next) {
+		next = p->tick_next;
 		peer_tick(dev, p, now);
+		if (peer_idle(p))
+			deactivate(dev, p);
+	}
 }

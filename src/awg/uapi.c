@@ -228,6 +228,7 @@ static int apply_set(struct device *dev, struct uapi_set *tx)
 		static const uint8_t zero[NOISE_PUBLIC_KEY_LEN];
 		bool remove = !sodium_memcmp(tx->private_key, zero, sizeof(zero));
 		noise_identity_set(&dev->id, remove ? NULL : tx->private_key);
+		dev->tick_all = true;
 		cookie_checker_init(&dev->cookies, &dev->id);
 		for (struct peer *p = dev->peer_list, *next; p; p = next) {
 			next = p->list_next;
@@ -268,6 +269,7 @@ static int apply_set(struct device *dev, struct uapi_set *tx)
 			if ((rc = peer_create(dev, op->public_key, &p)) < 0)
 				return rc;
 		}
+		timers_activate(dev, p);
 		if (op->has_psk) /* only the PSK changes: the cached static DH stays */
 			memcpy(p->nkeys.preshared_key, op->psk, NOISE_SYMMETRIC_KEY_LEN);
 		if (op->has_endpoint)

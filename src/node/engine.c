@@ -216,6 +216,14 @@ int node_engine_snapshot(struct node_engine *e, struct uapi_client_device **out)
 	return rc;
 }
 
+int node_engine_summary(struct node_engine *e, int64_t now_sec, int64_t window_sec, struct device_summary *out)
+{
+	if (!e->dev || device_stopped(e->dev))
+		return -ENODEV;
+	device_get_summary(e->dev, now_sec, window_sec, out);
+	return 0;
+}
+
 static int cmp_key(const void *a, const void *b)
 {
 	return memcmp(a, b, 32);

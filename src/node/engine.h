@@ -64,6 +64,10 @@ int node_engine_remove_peer(struct node_engine *e, const uint8_t public_key[32])
 /* Current state, as `wg show` sees it (peers sorted by key). Free with
  * uapi_client_device_free. */
 int node_engine_snapshot(struct node_engine *e, struct uapi_client_device **out) WUR;
+/* The cheap part of GetStatus (no dump): see device_get_summary. Returns
+ * -ENODEV while the engine is down. */
+struct device_summary;
+int node_engine_summary(struct node_engine *e, int64_t now_sec, int64_t window_sec, struct device_summary *out) WUR;
 /* Tears the engine down and brings it back up with its identity and the
  * last peer set (RestartService). */
 int node_engine_restart(struct node_engine *e) WUR;

@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "awg/device.h"
+#include "awg/devpriv.h"
 #include "awg/noise.h"
 #include "lib/addr.h"
 #include "lib/enc.h"
@@ -434,6 +435,77 @@ static void establish(struct pair *pr)
 }
 
 /* ---- tests ---- */
+
+/* Peers on the timers' tick list (the device's own bookkeeping). */
+static size_t ticking_peers(struct device *dev)
+{
+	size_t n = 0;
+	pthread_rwlock_rdlock(&dev->lock);
+	for (struct peer *p = dev->tick_list; p; p = p->tick_next)
+		n++;
+	pthread_rwlock_unlock(&dev->lock);
+	return n;
+}
+
+static bool wait_ticking(struct device *dev, size_t want, unsigned timeout_ms)
+{
+	for (uint64_t end = now_ms() + timeout_ms; now_ms() < end; sleep_ms(20))
+		if (ticking_peers(dev) == want)
+			return true;
+	return ticking_peers(dev) == want;
+}
+
+/* A node has thousands of configured peers and few of them talk: the timers
+ * visit only peers with something to do, an idle peer given a packet comes
+ * back at once and handshakes, and one whose keys were zeroed after its
+ * session ended leaves the list again and still comes back on demand. */
+static void idle_peers_leave_the_timer_walk_and_come_back_when_given_work(void **state)
+{
+	struct pair pr;
+	/* 0.005: keys are zeroed 2.7 s after the last session. */
+	pair_up(&pr, &(struct pair_opts){ .timer_scale = 0.005 });
+	char *body = mem_alloc(2000 * 90 + 16), *w = body;
+	w += sprintf(w, "set=1\n");
+	for (int i = 0; i < 2000; i++) {
+		uint8_t priv[32], pub[32];
+		char hex[ENC_KEY_HEX_LEN];
+		noise_generate_private(priv);
+		assert_int_equal(noise_public_from_private(pub, priv), 0);
+		enc_key_to_hex(hex, pub);
+		w += sprintf(w, "public_key=%s\n", hex);
+	}
+	w += sprintf(w, "\n");
+	char *reply = NULL;
+	size_t reply_len = 0;
+	assert_int_equal(device_uapi_request(pr.a.dev, body, (size_t)(w - body), &reply, &reply_len), 0);
+	mem_free(body);
+	assert_string_equal(reply, "errno=0\n\n");
+	mem_free(reply);
+	/* Configured, then idle: nothing on the list within a few ticks. */
+	assert_true(wait_ticking(pr.a.dev, 0, 2000));
+	assert_true(wait_ticking(pr.b.dev, 0, 2000));
+
+	uint64_t t0 = now_ms();
+	establish(&pr);
+	/* Keys at once, not after a full walk (every 10 s). */
+	assert_true(now_ms() - t0 < 2000);
+	assert_true(ticking_peers(pr.a.dev) >= 1);
+	assert_true(ticking_peers(pr.b.dev) >= 1);
+
+	/* Silence: the session ends, the keys are zeroed, the peer leaves. */
+	assert_true(wait_ticking(pr.a.dev, 0, 8000));
+	assert_true(wait_ticking(pr.b.dev, 0, 8000));
+	pthread_mutex_lock(&pr.a.mu);
+	unsigned expired = pr.a.events[DEV_EVENT_SESSION_EXPIRED];
+	pthread_mutex_unlock(&pr.a.mu);
+	assert_true(expired >= 1);
+
+	t0 = now_ms();
+	send_some(&pr.b, AF_INET, 1);
+	assert_true(wait_delivered(&pr.a, pr.b.tx_seq, WAIT_MS));
+	assert_true(now_ms() - t0 < 2000);
+	pair_down(&pr);
+}
 
 static void ipv4_packets_arrive_intact_and_in_order_in_both_directions(void **state)
 {
@@ -1019,6 +1091,7 @@ int main(void)
 		cmocka_unit_test(both_sides_report_the_handshake_as_an_event),
 		cmocka_unit_test(packets_written_to_the_tun_are_routed_by_destination_to_the_other_tun),
 		cmocka_unit_test(peer_get_finds_configured_peers_only),
+		cmocka_unit_test(idle_peers_leave_the_timer_walk_and_come_back_when_given_work),
 	};
 	return run_group(tests);
 }
