@@ -131,7 +131,9 @@ struct vless_xudp_pkt {
  * and *used, 0 if more is needed, ERR_PARSE (malformed, a session other
  * than 0, a network other than UDP), ERR_RANGE (unknown status). The
  * server's answers (Keep frames with the source address) have the shape of
- * a client's Keep frame: xudp_encode(false, ...) in xudp.h writes them. */
+ * a client's Keep frame: xudp_encode(false, ...) in xudp.h writes them.
+ * Defined in xudp.c, on the same frame splitter and address parser as the
+ * client's xudp_parse. */
 int vless_xudp_parse(const uint8_t *in, size_t len, struct vless_xudp_pkt *p, size_t *used) WUR;
 
 /* Plain UDP (cmd 2, no Vision) datagrams: u16 BE length ‖ payload. */

@@ -66,80 +66,164 @@ int xudp_encode(bool first, const struct vless_addr *dst, const uint8_t *data, s
 	return 0;
 }
 
-/* The address after the network byte: port, atyp, address, within end. */
-static int parse_addr(const uint8_t *p, const uint8_t *end, struct vless_addr *a)
+/* The address after the network byte: port u16 | atyp | address, from
+ * in[0..n). 1 with *a and *used; ERR_PARSE for an unknown type, a short or
+ * empty address, or a NUL inside a name. */
+static int addr_parse(const uint8_t *in, size_t n, struct vless_addr *a, size_t *used)
 {
-	size_t n;
+	size_t at = 3, alen;
 
-	if (end - p < 3)
-		return ERR_PARSE;
 	memset(a, 0, sizeof(*a));
-	a->port = tls_get_u16(p);
-	a->atyp = p[2];
-	p += 3;
+	if (n < 3)
+		return ERR_PARSE;
+	a->port = tls_get_u16(in);
+	a->atyp = in[2];
 	switch (a->atyp) {
 	case VLESS_ATYP_IPV4:
-		n = 4;
+		alen = 4;
 		break;
 	case VLESS_ATYP_IPV6:
-		n = 16;
+		alen = 16;
 		break;
 	case VLESS_ATYP_DOMAIN:
-		if (p == end || p[0] == 0)
+		if (n == at || in[at] == 0)
 			return ERR_PARSE;
-		a->len = p[0];
-		n = a->len;
-		p++;
+		a->len = in[at++];
+		alen = a->len;
 		break;
 	default:
 		return ERR_PARSE;
 	}
-	if ((size_t)(end - p) < n)
+	if (n - at < alen)
 		return ERR_PARSE;
-	memcpy(a->bytes, p, n);
-	return 0;
+	memcpy(a->bytes, in + at, alen);
+	if (a->atyp == VLESS_ATYP_DOMAIN && memchr(a->bytes, '\0', alen))
+		return ERR_PARSE;
+	*used = at + alen;
+	return 1;
+}
+
+/* One frame's layout, whoever wrote it. */
+struct frame {
+	uint16_t session;
+	uint8_t status, option;
+	const uint8_t *extra; /* meta after session, status, option: [network | address | GlobalID] */
+	size_t extra_len;
+	bool has_data;
+	const uint8_t *data;
+	size_t len;
+};
+
+/* The meta of the frame at the start of in[0..len): 1 with *f (no data
+ * yet) and *at just past it, 0 when more bytes are needed, XUDP_END when
+ * meta_len < 4 (both sides end the stream there). Reads no field's meaning:
+ * the two parsers below do, before frame_data, so a bad address is refused
+ * before its data has arrived. */
+static int frame_meta(const uint8_t *in, size_t len, struct frame *f, size_t *at)
+{
+	memset(f, 0, sizeof(*f));
+	if (len < 2)
+		return 0;
+	size_t meta = tls_get_u16(in);
+	if (meta < META_MIN)
+		return XUDP_END;
+	if (len - 2 < meta)
+		return 0;
+	f->session = tls_get_u16(in + 2);
+	f->status = in[4];
+	f->option = in[5];
+	f->extra = in + 2 + META_MIN;
+	f->extra_len = meta - META_MIN;
+	*at = 2 + meta;
+	return 1;
+}
+
+/* The data after the meta, if the option says there is some: 1 with *at
+ * past it, 0 when more bytes are needed. */
+static int frame_data(const uint8_t *in, size_t len, struct frame *f, size_t *at)
+{
+	if (!(f->option & OPTION_DATA))
+		return 1;
+	if (len - *at < 2)
+		return 0;
+	size_t n = tls_get_u16(in + *at);
+	if (len - *at - 2 < n)
+		return 0;
+	f->has_data = true;
+	f->data = in + *at + 2;
+	f->len = n;
+	*at += 2 + n;
+	return 1;
 }
 
 int xudp_parse(const uint8_t *in, size_t len, struct xudp_packet *p, size_t *used)
 {
-	size_t meta, at;
-	uint8_t status, option;
+	struct frame f;
+	size_t n;
 
 	*used = 0;
 	memset(p, 0, sizeof(*p));
-	if (len < 2)
-		return 0;
-	meta = tls_get_u16(in);
-	if (meta < META_MIN)
-		return XUDP_END;
-	if (len < 2 + meta)
-		return 0;
-	status = in[4];
-	option = in[5];
-	if (status == STATUS_KEEP) {
-		if (meta > META_MIN && in[6] == NETWORK_UDP) {
-			if (parse_addr(in + 7, in + 2 + meta, &p->addr) < 0)
+	int rc = frame_meta(in, len, &f, &n);
+	if (rc != 1)
+		return rc;
+	if (f.status == STATUS_KEEP) {
+		if (f.extra_len && f.extra[0] == NETWORK_UDP) {
+			size_t alen;
+			if (addr_parse(f.extra + 1, f.extra_len - 1, &p->addr, &alen) < 0)
 				return ERR_PARSE;
 			p->has_addr = true;
 		}
-	} else if (status == STATUS_KEEPALIVE) {
+	} else if (f.status == STATUS_KEEPALIVE) {
 		p->keepalive = true;
 	} else {
 		return XUDP_END;
 	}
-	at = 2 + meta;
-	if (option & OPTION_DATA) {
-		if (len < at + 2)
-			return 0;
-		size_t dlen = tls_get_u16(in + at);
-		if (len < at + 2 + dlen)
-			return 0;
-		if (dlen) {
-			p->data = in + at + 2;
-			p->len = dlen;
-		}
-		at += 2 + dlen;
+	if (frame_data(in, len, &f, &n) != 1)
+		return 0;
+	if (f.len) {
+		p->data = f.data;
+		p->len = f.len;
 	}
-	*used = at;
+	*used = n;
+	return 1;
+}
+
+int vless_xudp_parse(const uint8_t *in, size_t len, struct vless_xudp_pkt *p, size_t *used)
+{
+	struct vless_xudp_pkt r;
+	struct frame f;
+	size_t n;
+
+	memset(&r, 0, sizeof(r));
+	int rc = frame_meta(in, len, &f, &n);
+	if (rc == XUDP_END)
+		return ERR_PARSE; /* Xray ends the stream here; for us it is malformed */
+	if (rc != 1)
+		return rc;
+	if (f.session != 0)
+		return ERR_PARSE; /* only session 0 (XUDP); full Mux is not served */
+	r.status = f.status;
+	if (r.status < VLESS_XUDP_NEW || r.status > VLESS_XUDP_KEEPALIVE)
+		return ERR_RANGE;
+	if ((r.status == VLESS_XUDP_NEW || r.status == VLESS_XUDP_KEEP) && f.extra_len) {
+		size_t alen;
+		if (f.extra[0] != VLESS_XUDP_NET_UDP || addr_parse(f.extra + 1, f.extra_len - 1, &r.dst, &alen) < 0)
+			return ERR_PARSE;
+		r.has_dst = true;
+		/* a New frame may end with an 8-byte GlobalID; nothing else */
+		size_t rest = f.extra_len - 1 - alen;
+		if (rest != 0 && !(r.status == VLESS_XUDP_NEW && rest == GLOBAL_ID_LEN))
+			return ERR_PARSE;
+	} else if (r.status == VLESS_XUDP_NEW) {
+		return ERR_PARSE; /* a New frame names its destination */
+	}
+	if (frame_data(in, len, &f, &n) != 1)
+		return 0;
+	if (f.has_data) {
+		r.data = f.data;
+		r.len = f.len;
+	}
+	*p = r;
+	*used = n;
 	return 1;
 }
