@@ -88,7 +88,7 @@ static int audit_list(struct cox *c, int argc, char **argv)
 	int r = store_audit_list(st, &f, print_row, &l);
 	cox_list_end(&l);
 	if (r < 0)
-		return cox_fail(c, "cannot read the audit chain: %s", err_str(r));
+		return cox_fail(c, "cannot read the audit chain: %s", cox_strerror(r));
 	return 0;
 }
 
@@ -102,7 +102,7 @@ static int audit_verify(struct cox *c, int argc, char **argv)
 	struct store_audit_verdict v;
 	int r = store_audit_verify(st, &v);
 	if (r < 0)
-		return cox_fail(c, "cannot read the audit chain: %s", err_str(r));
+		return cox_fail(c, "cannot read the audit chain: %s", cox_strerror(r));
 	if (c->json) {
 		json_t *o = v.why == STORE_AUDIT_INTACT
 				    ? json_pack("{s:b, s:I}", "intact", 1, "rows", (json_int_t)v.rows)

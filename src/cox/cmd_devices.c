@@ -71,7 +71,7 @@ static int devices_add(struct cox *c, int argc, char **argv)
 	int r = devreq_parse(req, &dr, err, sizeof(err));
 	if (r < 0)
 		return cox_fail(c, "--request is not a device request: %s (copy the whole line `caravel init` printed)",
-				err[0] ? err : err_str(r));
+				err[0] ? err : cox_strerror(r));
 	if (!name && dr.name[0])
 		name = dr.name;
 	if (!name)
@@ -119,7 +119,7 @@ static int devices_add(struct cox *c, int argc, char **argv)
 			return cox_fail(c, "the fleet subnets in cox.conf (%s, %s) are not the ones device addresses "
 					   "were given from, or are not usable (IPv4 /8../30, IPv6 /8../120): restore them",
 					c->cfg.subnet4, c->cfg.subnet6);
-		return cox_fail(c, "cannot add device %s for %s: %s", name, email, err_str(r));
+		return cox_fail(c, "cannot add device %s for %s: %s", name, email, cox_strerror(r));
 	}
 	fprintf(c->out, "device %s (id %lld) added for %s: %s, %s\n", d.name, (long long)d.id, d.user_email, d.addr4,
 		d.addr6);
@@ -181,7 +181,7 @@ static int devices_list(struct cox *c, int argc, char **argv)
 	int r = store_devices_list(st, &f, print_device, &l);
 	cox_list_end(&l);
 	if (r < 0)
-		return cox_fail(c, "cannot list devices: %s", err_str(r));
+		return cox_fail(c, "cannot list devices: %s", cox_strerror(r));
 	return 0;
 }
 
@@ -206,7 +206,7 @@ static int device_change(struct cox *c, int argc, char **argv, enum dev_op op)
 	char q[TEXT_QUOTE_BUF(64)], target[STORE_EMAIL_MAX + STORE_NAME_MAX + 2], t[COX_TIME_LEN];
 	int r = store_begin(st);
 	if (r < 0)
-		return cox_fail(c, "cannot start a transaction: %s", err_str(r));
+		return cox_fail(c, "cannot start a transaction: %s", cox_strerror(r));
 	r = store_device_find(st, ref, &d);
 	if (r == 0 && op == OP_REVOKE && d.revoked_at) {
 		store_rollback(st);
@@ -231,7 +231,7 @@ static int device_change(struct cox *c, int argc, char **argv, enum dev_op op)
 		return cox_fail(c, "several devices are named %s: give EMAIL/NAME or the id (see cox devices list)",
 				text_quote(q, 64, ref, strlen(ref)));
 	if (r < 0)
-		return cox_fail(c, "cannot %s device %s: %s", op == OP_RM ? "remove" : "revoke", ref, err_str(r));
+		return cox_fail(c, "cannot %s device %s: %s", op == OP_RM ? "remove" : "revoke", ref, cox_strerror(r));
 	fprintf(c->out, "device %s/%s (id %lld) %s\n", d.user_email, d.name, (long long)d.id,
 		op == OP_RM ? "removed; its addresses are free again" : "revoked; nodes drop it at this push");
 	push_after(c);
@@ -321,7 +321,7 @@ static int import_parse_line(struct import *im, unsigned line, char *text)
 	int r = devreq_parse(f[2], &l->req, err, sizeof(err));
 	if (r < 0)
 		return import_bad(im, line, "not a device request: %s (copy the whole line `caravel init` printed)",
-				  err[0] ? err : err_str(r));
+				  err[0] ? err : cox_strerror(r));
 	const char *name = strcmp(f[1], "-") ? f[1] : l->req.name;
 	if (!*name)
 		return import_bad(im, line, "NAME is - but the request suggests no name: give one (%s)", NAME_RULE);
@@ -486,7 +486,7 @@ static int import_write(struct import *im, struct store *st, bool create_users, 
 			       r;
 		else
 			return cox_fail(c, "line %u: cannot add device %s for %s: %s", l->line, l->name, l->email,
-					err_str(r)),
+					cox_strerror(r)),
 			       r;
 	}
 	return first_err;
@@ -534,7 +534,7 @@ static int devices_import(struct cox *c, int argc, char **argv)
 	unsigned created = 0;
 	int r = store_begin(st);
 	if (r < 0) {
-		cox_fail(c, "cannot start a transaction: %s", err_str(r));
+		cox_fail(c, "cannot start a transaction: %s", cox_strerror(r));
 		goto out;
 	}
 	r = import_write(&im, st, create_users, &created, &first, &last);
@@ -549,7 +549,7 @@ static int devices_import(struct cox *c, int argc, char **argv)
 		goto out;
 	}
 	if ((r = store_commit(st)) < 0) {
-		cox_fail(c, "cannot commit the import: %s; nothing was imported", err_str(r));
+		cox_fail(c, "cannot commit the import: %s; nothing was imported", cox_strerror(r));
 		goto out;
 	}
 	fprintf(c->out, "imported %zu device%s (%s .. %s)", im.n, im.n == 1 ? "" : "s", first.addr4, last.addr4);

@@ -38,7 +38,7 @@ int cox_ssh_key_load(struct cox *c, struct sshc_key **key)
 	char path[COX_PATH_MAX];
 	int r = cox_path(c, COX_SSH_KEY, path, sizeof(path));
 	if (r < 0 || (r = sshc_key_load(path, key)) < 0)
-		cox_fail(c, "cannot load the controller's SSH key %s: %s", path, err_str(r));
+		cox_fail(c, "cannot load the controller's SSH key %s: %s", path, cox_strerror(r));
 	return r;
 }
 
@@ -382,7 +382,7 @@ static int sign_node_cert(struct cox *c, const char *name, const char *host, con
 	char dir[COX_PATH_MAX];
 	int r = cox_path(c, COX_CA_DIR, dir, sizeof(dir));
 	if (r < 0 || (r = pki_ca_load(dir, &ca)) < 0) {
-		cox_fail(c, "cannot load the CA from %s: %s", dir, err_str(r));
+		cox_fail(c, "cannot load the CA from %s: %s", dir, cox_strerror(r));
 		goto out;
 	}
 	const char *ips[1] = { host }, *dns[1] = { host };
@@ -396,7 +396,7 @@ static int sign_node_cert(struct cox *c, const char *name, const char *host, con
 	}
 	time_t now = time(NULL);
 	if ((r = pki_sign_csr(ca, &leaf, (const uint8_t *)csr, csr_len, now, &cert)) < 0) {
-		cox_fail(c, "the node's CSR was refused: %s", err_str(r));
+		cox_fail(c, "the node's CSR was refused: %s", cox_strerror(r));
 		goto out;
 	}
 	chain = sk_X509_new_null();
@@ -434,7 +434,7 @@ static int wait_control(struct cox *c, const char *name, const char *host, uint1
 	struct nodeclient *nc = NULL;
 	int r = cox_tls_new(c, &tls);
 	if (r < 0) {
-		snprintf(err, errlen, "cannot load the controller certificate: %s", err_str(r));
+		snprintf(err, errlen, "cannot load the controller certificate: %s", cox_strerror(r));
 		return r;
 	}
 	struct timespec t0, t1;
@@ -443,7 +443,7 @@ static int wait_control(struct cox *c, const char *name, const char *host, uint1
 		nodeclient_free(nc);
 		nc = NULL;
 		if ((r = nodeclient_new(tls, name, host, port, &nc)) < 0) {
-			snprintf(err, errlen, "%s", err_str(r));
+			snprintf(err, errlen, "%s", cox_strerror(r));
 			break;
 		}
 		r = nodeclient_status(nc, st, err, errlen);
@@ -527,7 +527,7 @@ static int install_node(struct cox *c, struct sshc *s, const char *user, const c
 	    (r = sshc_node_gen_csr(&sn, &csr, &csr_len)) < 0)
 		goto fail;
 	if ((r = sign_node_cert(c, n.name, host, csr, csr_len, &pem, &pem_len, &ca_pem, &ca_len, &rec)) < 0) {
-		progress(c, "sign", false, err_str(r));
+		progress(c, "sign", false, cox_strerror(r));
 		goto fail;
 	}
 	progress(c, "sign", true, rec.serial);
@@ -749,7 +749,7 @@ static int nodes_list(struct cox *c, int argc, char **argv)
 	int r = a ? store_nodes_list(st, list_cb, a) : -ENOMEM;
 	if (r < 0) {
 		json_decref(a);
-		return cox_fail(c, "nodes list: %s", err_str(r));
+		return cox_fail(c, "nodes list: %s", cox_strerror(r));
 	}
 	if (json) {
 		json_dumpf(a, c->out, JSON_INDENT(2));
@@ -786,7 +786,7 @@ static int get_node(struct cox *c, const char *name, struct store_node *n)
 	if (r == ERR_NOTFOUND)
 		cox_fail(c, "no node named `%s' (see `cox nodes list')", name);
 	else if (r < 0)
-		cox_fail(c, "cannot read node %s: %s", name, err_str(r));
+		cox_fail(c, "cannot read node %s: %s", name, cox_strerror(r));
 	return r;
 }
 
@@ -812,7 +812,7 @@ static int nodes_status(struct cox *c, int argc, char **argv)
 		n.control_host, store_node_state_name(n.state), (unsigned long long)n.applied_rev,
 		(unsigned long long)n.intended_rev);
 	if (r < 0) {
-		fprintf(c->out, "  unreachable: %s\n", err[0] ? err : err_str(r));
+		fprintf(c->out, "  unreachable: %s\n", err[0] ? err : cox_strerror(r));
 	} else {
 		fprintf(c->out,
 			"  agent %s, up %llu s\n  amneziawg: %s, %s, %u peers, %u handshaking, newest handshake %lld s ago\n"
@@ -855,13 +855,13 @@ int cox_node_apply_policy(struct cox *c, const struct store_node *n, char *err, 
 	struct nodeclient *nc = NULL;
 	int r = cox_tls_new(c, &tls);
 	if (r < 0) {
-		snprintf(err, errlen, "cannot load the controller certificate: %s", err_str(r));
+		snprintf(err, errlen, "cannot load the controller certificate: %s", cox_strerror(r));
 		return r;
 	}
 	if ((r = nodeclient_new(tls, n->name, n->control_host, n->control_port, &nc)) == 0)
 		r = nodeclient_set_network(nc, n->forwarding, n->masquerade, n->isolation, err, errlen);
 	else
-		snprintf(err, errlen, "%s", err_str(r));
+		snprintf(err, errlen, "%s", cox_strerror(r));
 	nodeclient_free(nc);
 	cox_tls_free(tls);
 	return r;
@@ -1237,7 +1237,7 @@ int cox_cmd_ssh_key(struct cox *c, int argc, char **argv)
 	int r = sshc_key_authorized_line(key, comment, &line);
 	sshc_key_free(key);
 	if (r < 0)
-		return cox_fail(c, "cannot format the SSH key: %s", err_str(r));
+		return cox_fail(c, "cannot format the SSH key: %s", cox_strerror(r));
 	fprintf(c->out, "%s\n", line);
 	mem_free(line);
 	return 0;

@@ -94,7 +94,7 @@ static int build_profile(struct cox *c, struct store *st, const struct store_dev
 	struct build b = { .st = st, .d = d, .p = p };
 	int r = store_nodes_list(st, add_node, &b);
 	if (r < 0)
-		return snprintf(err, errlen, "cannot read the nodes: %s", err_str(r)), r;
+		return snprintf(err, errlen, "cannot read the nodes: %s", cox_strerror(r)), r;
 	if (!p->n_nodes)
 		return snprintf(err, errlen, "no active node with an entry address yet: add one with `cox nodes add`"),
 		       ERR_NOTFOUND;
@@ -139,7 +139,7 @@ static int export(struct cox *c, int argc, char **argv)
 	if (r == ERR_EXISTS)
 		return cox_fail(c, "profile export: several devices are named `%s'; give EMAIL/NAME", ref);
 	if (r < 0)
-		return cox_fail(c, "profile export: %s", err_str(r));
+		return cox_fail(c, "profile export: %s", cox_strerror(r));
 	if (d.revoked_at)
 		return cox_fail(c, "profile export: device %s is revoked", ref);
 
@@ -168,18 +168,18 @@ static int export(struct cox *c, int argc, char **argv)
 	int rc = 1;
 	r = build_profile(c, st, &d, rev, &p, err, sizeof(err));
 	if (r < 0) {
-		cox_fail(c, "profile export %s: %s", ref, err[0] ? err : err_str(r));
+		cox_fail(c, "profile export %s: %s", ref, err[0] ? err : cox_strerror(r));
 		goto out;
 	}
 	if ((r = profile_to_json(&p, &json)) < 0 || (r = cox_signing_key_load(c, sk, NULL)) < 0) {
-		cox_fail(c, "profile export %s: %s", ref, err_str(r));
+		cox_fail(c, "profile export %s: %s", ref, cox_strerror(r));
 		goto out;
 	}
 	struct profile_seal_args sa = { .enc = enc, .recipient = d.enc_public, .password = password, .signing_sk = sk };
 	r = profile_seal(json, strlen(json), &sa, &file, &file_len);
 	sodium_memzero(sk, sizeof(sk));
 	if (r < 0) {
-		cox_fail(c, "profile export %s: sealing failed: %s", ref, err_str(r));
+		cox_fail(c, "profile export %s: sealing failed: %s", ref, cox_strerror(r));
 		goto out;
 	}
 	char detail[128];
@@ -201,7 +201,7 @@ static int export(struct cox *c, int argc, char **argv)
 		if (!out)
 			snprintf(path, sizeof(path), "%s.pharos", d.name);
 		if ((r = fileio_write_atomic(path, file, file_len, 0600)) < 0) {
-			cox_fail(c, "profile export: cannot write %s: %s", path, err_str(r));
+			cox_fail(c, "profile export: cannot write %s: %s", path, cox_strerror(r));
 			goto out;
 		}
 		fprintf(c->out, "wrote %s: %s profile for %s, revision %llu, %zu node%s, sealed (%s)\n", path,

@@ -57,7 +57,7 @@ static int users_add(struct cox *c, int argc, char **argv)
 	if (r == ERR_EXISTS)
 		return cox_fail(c, "user %s already exists", email);
 	if (r < 0)
-		return cox_fail(c, "cannot add user %s: %s", email, err_str(r));
+		return cox_fail(c, "cannot add user %s: %s", email, cox_strerror(r));
 	struct store_user u;
 	if (store_user_get(st, email, &u) == 0)
 		fprintf(c->out, "user %s added (id %lld)\n", u.email, (long long)u.id);
@@ -94,7 +94,7 @@ static int users_list(struct cox *c, int argc, char **argv)
 	int r = store_users_list(st, print_user, &l);
 	cox_list_end(&l);
 	if (r < 0)
-		return cox_fail(c, "cannot list users: %s", err_str(r));
+		return cox_fail(c, "cannot list users: %s", cox_strerror(r));
 	return 0;
 }
 
@@ -120,7 +120,7 @@ static int users_rm(struct cox *c, int argc, char **argv)
 	struct store_user u;
 	int r = store_begin(st);
 	if (r < 0)
-		return cox_fail(c, "cannot start a transaction: %s", err_str(r));
+		return cox_fail(c, "cannot start a transaction: %s", cox_strerror(r));
 	r = store_user_get(st, email, &u);
 	if (r == 0 && u.n_devices > 0 && !force) {
 		store_rollback(st);
@@ -139,7 +139,7 @@ static int users_rm(struct cox *c, int argc, char **argv)
 	if (r == ERR_NOTFOUND)
 		return cox_fail(c, "no user %s (see cox users list)", email);
 	if (r < 0)
-		return cox_fail(c, "cannot remove user %s: %s", email, err_str(r));
+		return cox_fail(c, "cannot remove user %s: %s", email, cox_strerror(r));
 	fprintf(c->out, "user %s removed", u.email);
 	if (u.n_devices)
 		fprintf(c->out, " with %lld device%s", (long long)u.n_devices, u.n_devices == 1 ? "" : "s");

@@ -225,7 +225,7 @@ int cox_config_load(const char *path, struct cox_config *cfg, char *err, size_t 
 	size_t len;
 	int r = fileio_read_all(path, COX_CONFIG_MAX, &text, &len);
 	if (r < 0) {
-		snprintf(err, errlen, "cannot read: %s", err_str(r));
+		snprintf(err, errlen, "cannot read: %s", cox_strerror(r));
 		return r;
 	}
 	r = cox_config_parse((const char *)text, len, cfg, err, errlen);

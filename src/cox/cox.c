@@ -28,6 +28,14 @@ int cox_fail(struct cox *c, const char *fmt, ...)
 	return 1;
 }
 
+const char *cox_strerror(int r)
+{
+	if (r == -EBUSY)
+		return "the store is busy: another cox process has held its write lock for 30 s (a bulk import?); "
+		       "try again when it has finished";
+	return err_str(r);
+}
+
 int cox_load(struct cox *c)
 {
 	if (c->cfg_loaded)
@@ -65,7 +73,7 @@ int cox_store(struct cox *c, struct store **out)
 		char err[256] = "";
 		r = store_open(path, &c->st, err, sizeof(err));
 		if (r < 0) {
-			cox_fail(c, "cannot open the store %s: %s", path, err[0] ? err : err_str(r));
+			cox_fail(c, "cannot open the store %s: %s", path, err[0] ? err : cox_strerror(r));
 			return r;
 		}
 	}
@@ -81,7 +89,7 @@ int cox_audit(struct cox *c, const char *action, const char *target, const char 
 		return r;
 	r = store_audit_append(st, c->actor, action, target ? target : "", detail ? detail : "");
 	if (r < 0)
-		cox_fail(c, "cannot append to the audit chain: %s", err_str(r));
+		cox_fail(c, "cannot append to the audit chain: %s", cox_strerror(r));
 	return r;
 }
 

@@ -73,6 +73,9 @@ int cox_audit(struct cox *c, const char *action, const char *target, const char 
 /* Error reporting: prints "cox: <msg>" to c->err and returns 1 (the exit
  * status of a failed command). */
 int cox_fail(struct cox *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* err_str, except that a store that stayed locked (-EBUSY: another cox
+ * held the write lock past the busy timeout) is said in words. */
+const char *cox_strerror(int r);
 
 /* A subcommand: argv[0] is its own name ("add" for `cox users add`). Returns
  * the process exit status. */

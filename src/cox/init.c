@@ -124,20 +124,20 @@ static int populate(struct cox *c, const char *dir, const struct init_opts *o, c
 		goto out;
 	snprintf(path, sizeof(path), "%s/%s", dir, COX_CONFIG_FILE);
 	if ((r = cox_config_save(path, &cfg)) < 0) {
-		cox_fail(c, "init: cannot write %s: %s", COX_CONFIG_FILE, err_str(r));
+		cox_fail(c, "init: cannot write %s: %s", COX_CONFIG_FILE, cox_strerror(r));
 		goto out;
 	}
 
 	/* Root, Fleet and Device CA. */
 	snprintf(path, sizeof(path), "%s/ca", dir);
 	if ((r = pki_ca_init(path, now, &ca)) < 0) {
-		cox_fail(c, "init: cannot create the CAs: %s", err_str(r));
+		cox_fail(c, "init: cannot create the CAs: %s", cox_strerror(r));
 		goto out;
 	}
 	/* The controller's client certificate (controller role, Fleet CA). */
 	struct pki_leaf leaf = { .role = PKI_ROLE_CONTROLLER, .id = "cox" };
 	if ((r = pki_key_generate(PKI_CURVE_P256, &key)) < 0 || (r = pki_issue(ca, &leaf, key, now, &cert)) < 0) {
-		cox_fail(c, "init: cannot issue the controller certificate: %s", err_str(r));
+		cox_fail(c, "init: cannot issue the controller certificate: %s", cox_strerror(r));
 		goto out;
 	}
 	chain = sk_X509_new_null();
@@ -155,7 +155,7 @@ static int populate(struct cox *c, const char *dir, const struct init_opts *o, c
 
 	/* The profile-signing Ed25519 key. */
 	if ((r = cox_signing_key_create(dir)) < 0) {
-		cox_fail(c, "init: cannot create the profile-signing key: %s", err_str(r));
+		cox_fail(c, "init: cannot create the profile-signing key: %s", cox_strerror(r));
 		goto out;
 	}
 	/* The controller's SSH key. */
@@ -164,7 +164,7 @@ static int populate(struct cox *c, const char *dir, const struct init_opts *o, c
 		goto out;
 	snprintf(path, sizeof(path), "%s/%s", dir, COX_SSH_KEY);
 	if ((r = sshc_key_generate(&sshkey)) < 0 || (r = sshc_key_save(sshkey, path)) < 0) {
-		cox_fail(c, "init: cannot create the SSH key: %s", err_str(r));
+		cox_fail(c, "init: cannot create the SSH key: %s", cox_strerror(r));
 		goto out;
 	}
 
@@ -172,7 +172,7 @@ static int populate(struct cox *c, const char *dir, const struct init_opts *o, c
 	snprintf(path, sizeof(path), "%s/%s", dir, COX_DB_FILE);
 	char err[256] = "";
 	if ((r = store_open(path, &st, err, sizeof(err))) < 0) {
-		cox_fail(c, "init: cannot create the database: %s", err[0] ? err : err_str(r));
+		cox_fail(c, "init: cannot create the database: %s", err[0] ? err : cox_strerror(r));
 		goto out;
 	}
 	random_password(password, ADMIN_PASSWORD_LEN);
@@ -187,7 +187,7 @@ static int populate(struct cox *c, const char *dir, const struct init_opts *o, c
 		goto out;
 	}
 	if ((r = store_admin_add(st, "admin", pwhash, &admin_id)) < 0) {
-		cox_fail(c, "init: cannot create the admin: %s", err_str(r));
+		cox_fail(c, "init: cannot create the admin: %s", cox_strerror(r));
 		goto out;
 	}
 	if ((r = fingerprint_root(ca, fpr, fprcap)) < 0)
@@ -226,7 +226,7 @@ int cox_cmd_init(struct cox *c, int argc, char **argv)
 		snprintf(parent, sizeof(parent), ".");
 	int r = fileio_mkdir_p(parent, 0755);
 	if (r < 0)
-		return cox_fail(c, "init: cannot create %s: %s", parent, err_str(r));
+		return cox_fail(c, "init: cannot create %s: %s", parent, cox_strerror(r));
 
 	/* One init at a time per state directory. */
 	snprintf(lockpath, sizeof(lockpath), "%s.init-lock", c->state_dir);
@@ -277,7 +277,7 @@ int cox_cmd_init(struct cox *c, int argc, char **argv)
 	if (r < 0) {
 		sodium_memzero(password, sizeof(password));
 		rm_tree(tmp);
-		cox_fail(c, "init: failed (%s); nothing was written", err_str(r));
+		cox_fail(c, "init: failed (%s); nothing was written", cox_strerror(r));
 		goto out;
 	}
 	/* Swap into place: the old directory (if --force) goes aside, then away. */

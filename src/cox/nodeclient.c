@@ -116,7 +116,7 @@ static int call(struct nodeclient *nc, const char *method, const ProtobufCMessag
 	snprintf(path, sizeof(path), SVC "%s", method);
 	int r = rpc_pb_pack(req, MSG_MAX, &in, &in_len);
 	if (r < 0) {
-		snprintf(err, errlen, "cannot encode %s: %s", method, err_str(r));
+		snprintf(err, errlen, "cannot encode %s: %s", method, cox_strerror(r));
 		return r;
 	}
 	r = rpc_client_unary(nc->cli, path, in, in_len, NULL, DEADLINE_MS, &outb, &out_len, &st);
@@ -129,7 +129,7 @@ static int call(struct nodeclient *nc, const char *method, const ProtobufCMessag
 	r = rpc_pb_unpack(resp_desc, outb, out_len, MSG_MAX, resp);
 	mem_free(outb);
 	if (r < 0)
-		snprintf(err, errlen, "%s: the node's answer does not decode: %s", method, err_str(r));
+		snprintf(err, errlen, "%s: the node's answer does not decode: %s", method, cox_strerror(r));
 	return r;
 }
 

@@ -78,7 +78,7 @@ static void run_job(struct cox_tls *tls, struct job *j)
 	int r = nodeclient_new(tls, j->node.name, j->node.control_host, j->node.control_port, &nc);
 	if (r < 0) {
 		j->status_r = j->push_r = j->restart_r = r;
-		snprintf(j->err, sizeof(j->err), "%s", err_str(r));
+		snprintf(j->err, sizeof(j->err), "%s", cox_strerror(r));
 		return;
 	}
 	if (j->do_status)
@@ -164,7 +164,7 @@ static int run_all(struct cox_tls *tls, struct job *jobs, size_t n, int (*load)(
 		pthread_join(th[i], NULL);
 	for (size_t i = p.loaded; i < n; i++) {
 		jobs[i].status_r = jobs[i].push_r = jobs[i].restart_r = r;
-		snprintf(jobs[i].err, sizeof(jobs[i].err), "its peer set could not be read: %s", err_str(r));
+		snprintf(jobs[i].err, sizeof(jobs[i].err), "its peer set could not be read: %s", cox_strerror(r));
 	}
 	pthread_cond_destroy(&p.cond);
 	pthread_mutex_destroy(&p.lock);
@@ -364,11 +364,11 @@ int cox_push_nodes(struct cox *c, const char *node_id)
 	if (r < 0)
 		return r;
 	if ((r = store_node_bump_intended(st, node_id)) < 0 && r != ERR_NOTFOUND) {
-		cox_fail(c, "cannot bump the node revisions: %s", err_str(r));
+		cox_fail(c, "cannot bump the node revisions: %s", cox_strerror(r));
 		return r;
 	}
 	if ((r = collect_nodes(st, node_id, &jobs, &n)) < 0)
-		return cox_fail(c, "cannot list nodes: %s", err_str(r)), r;
+		return cox_fail(c, "cannot list nodes: %s", cox_strerror(r)), r;
 	if (!n)
 		goto out;
 	for (size_t i = 0; i < n; i++) {
@@ -376,11 +376,11 @@ int cox_push_nodes(struct cox *c, const char *node_id)
 		jobs[i].do_push = true;
 	}
 	if ((r = cox_tls_new(c, &tls)) < 0) {
-		cox_fail(c, "cannot load the controller certificate: %s", err_str(r));
+		cox_fail(c, "cannot load the controller certificate: %s", cox_strerror(r));
 		goto out;
 	}
 	if ((r = run_all(tls, jobs, n, load_job, st)) < 0)
-		cox_fail(c, "cannot read the peers of the nodes: %s", err_str(r));
+		cox_fail(c, "cannot read the peers of the nodes: %s", cox_strerror(r));
 	/* One transaction for the results: one disk sync, not one per node. */
 	int lr = r;
 	if ((r = store_begin(st)) < 0)

@@ -65,7 +65,7 @@ int cox_cmd_serve(struct cox *c, int argc, char **argv)
 		clock_gettime(CLOCK_MONOTONIC, &t1);
 		double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
 		if (r < 0) {
-			fprintf(c->out, "sweep failed: %s\n", err_str(r));
+			fprintf(c->out, "sweep failed: %s\n", cox_strerror(r));
 			rcode = 1;
 		} else {
 			fprintf(c->out, "sweep: %u nodes, %u reachable, %u unreachable, %u backing off, %u pushed, %u restarted, "

@@ -12,7 +12,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#define BUSY_TIMEOUT_MS 10000
+#define BUSY_TIMEOUT_MS 30000
+#define BUSY_TIMEOUT_TEXT "30 s"
 
 static int map(int rc)
 {
@@ -229,6 +230,9 @@ static int lite_rollback(void *db)
 
 static const char *lite_errmsg(void *db)
 {
+	if (db && (sqlite3_errcode(db) & 0xff) == SQLITE_BUSY)
+		return "the store is busy: another cox process has held its write lock for " BUSY_TIMEOUT_TEXT
+		       " (a bulk import?); try again when it has finished";
 	return db ? sqlite3_errmsg(db) : "";
 }
 

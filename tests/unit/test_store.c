@@ -765,6 +765,30 @@ static void every_allocation_failure_unwinds_cleanly(void **state)
 	assert_true(support_alloc_failure_loop(open_and_use, path) >= 4);
 }
 
+/* Opening an up-to-date store takes no lock: it opens and reads while
+ * another process holds the write lock for longer than the busy timeout
+ * (a bulk import), and only a write waits. */
+static void an_up_to_date_store_opens_and_reads_while_another_process_writes(void **state)
+{
+	struct fixture *f = *state;
+	add_user(f->st, "a@example.org");
+	sqlite3 *other;
+	assert_int_equal(sqlite3_open(f->path, &other), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+	struct store *again;
+	char err[256] = "";
+	time_t t0 = time(NULL);
+	int rc = store_open(f->path, &again, err, sizeof(err));
+	if (rc != 0)
+		fail_msg("store_open while another process writes: %s", err);
+	assert_true(time(NULL) - t0 <= 2);
+	struct store_user u;
+	assert_int_equal(store_user_get(again, "a@example.org", &u), 0);
+	store_close(again);
+	assert_int_equal(sqlite3_exec(other, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(other);
+}
+
 int main(void)
 {
 	if (sodium_init() < 0)
@@ -790,6 +814,7 @@ int main(void)
 		T(two_processes_writing_at_once_both_succeed_without_collisions),
 		T(ten_thousand_devices_list_in_one_fast_query),
 		T(every_allocation_failure_unwinds_cleanly),
+		T(an_up_to_date_store_opens_and_reads_while_another_process_writes),
 #undef T
 	};
 	return run_group(tests);
