@@ -62,6 +62,17 @@ def pytest_runtest_makereport(item, call):
     setattr(item, f"_lab_rep_{rep.when}", rep)
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_make_collect_report(collector):
+    # The same for a whole module skipped while it is collected (an
+    # importorskip of a missing client library): in CI that is a failure.
+    outcome = yield
+    rep = outcome.get_result()
+    if rep.skipped and os.environ.get("CI"):
+        rep.outcome = "failed"
+        rep.longrepr = f"skipped in CI, where nothing may be: {rep.longrepr}"
+
+
 def _failed(node):
     return any(getattr(getattr(node, f"_lab_rep_{w}", None), "failed", False)
                for w in ("setup", "call"))
