@@ -29,7 +29,7 @@ ifneq ($(WERROR),)
 WARN += -Werror
 endif
 
-PKGS := libsodium libcrypto libssl libnghttp2 libprotobuf-c libnftables libmnl jansson sqlite3 libssh libcap
+PKGS := libsodium libcrypto libssl libnghttp2 libprotobuf-c libnftables libmnl jansson sqlite3 libssh libcap libseccomp
 ifeq ($(STATIC),1)
 PKG_LIBS := $(shell pkg-config --static --libs $(PKGS))
 LDSTATIC := -static-pie

@@ -1066,6 +1066,13 @@ int agent_run(const struct agent_opts *o)
 	}
 	if ((rc = privileged_start(&a, root)) < 0)
 		goto out;
+	unsigned denied = 0;
+	if ((rc = privsep_sandbox(&denied)) < 0) {
+		log_error("cannot install the seccomp filter: %s", err_str(rc));
+		goto out;
+	}
+	log_info("seccomp: %u system calls refused (program execution, tracing, namespaces, mounts, kernel code)",
+	         denied);
 	if ((rc = node_identity_load_or_create(a.o.config_dir, &a.id, &created)) < 0) {
 		log_error("%s: cannot load or create the node identity: %s", o->config_dir, err_str(rc));
 		goto out;

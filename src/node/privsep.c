@@ -6,6 +6,7 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <pwd.h>
+#include <seccomp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -229,6 +230,62 @@ out:
 int privsep_drop(uid_t uid, gid_t gid)
 {
 	return switch_user(uid, gid, NULL, 0);
+}
+
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define SANDBOX_UNDER_SANITIZER 1
+#else
+#define SANDBOX_UNDER_SANITIZER 0
+#endif
+
+int privsep_sandbox(unsigned *denied)
+{
+	static const char *const deny[] = {
+		/* run another program */
+		"execve", "execveat",
+		/* other processes' memory */
+		"ptrace", "process_vm_readv", "process_vm_writev", "kcmp",
+		/* namespaces, mounts, root */
+		"unshare", "setns", "mount", "umount2", "pivot_root", "chroot", "move_mount", "fsopen", "fsconfig",
+		"fsmount", "fspick", "open_tree", "mount_setattr", "open_by_handle_at", "name_to_handle_at",
+		/* kernel code and kernel attack surface */
+		"init_module", "finit_module", "delete_module", "kexec_load", "kexec_file_load", "bpf",
+		"perf_event_open", "userfaultfd", "io_uring_setup", "io_uring_enter", "io_uring_register",
+		"keyctl", "add_key", "request_key", "fanotify_init", "lookup_dcookie", "personality",
+		/* the machine */
+		"reboot", "swapon", "swapoff", "acct", "quotactl", "iopl", "ioperm", "settimeofday",
+		"clock_settime", "clock_adjtime", "adjtimex",
+	};
+	uint32_t action = SANDBOX_UNDER_SANITIZER ? SCMP_ACT_ERRNO(EPERM) : SCMP_ACT_KILL_PROCESS;
+	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
+	unsigned n = 0;
+	int rc;
+
+	*denied = 0;
+	if (!ctx)
+		return -ENOMEM;
+	/* Every thread, even one started before us; no_new_privs (set anyway
+	 * when privileges were dropped) lets an unprivileged process load it. */
+	if ((rc = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1)) < 0 ||
+	    (rc = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 1)) < 0)
+		goto out;
+	for (size_t i = 0; i < sizeof(deny) / sizeof(deny[0]); i++) {
+		if (SANDBOX_UNDER_SANITIZER && !strcmp(deny[i], "ptrace"))
+			continue;
+		int nr = seccomp_syscall_resolve_name(deny[i]);
+		if (nr == __NR_SCMP_ERROR)
+			continue; /* not a syscall on this architecture */
+		if ((rc = seccomp_rule_add(ctx, action, nr, 0)) < 0)
+			goto out;
+		n++;
+	}
+	if ((rc = seccomp_load(ctx)) < 0)
+		goto out;
+	*denied = n;
+	rc = 0;
+out:
+	seccomp_release(ctx);
+	return rc;
 }
 
 int privsep_lookup_user(const char *name, uid_t *uid, gid_t *gid)

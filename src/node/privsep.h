@@ -86,6 +86,17 @@ void privsep_free(struct privsep *p);
  * switched (real, effective, saved), no capabilities, no_new_privs.
  * Verifies the result; -EPERM if anything is left. */
 int privsep_drop(uid_t uid, gid_t gid) WUR;
+/* A seccomp filter on this process (every thread) that refuses what the
+ * control service never needs and an intruder would want first: running
+ * programs, tracing and reading other processes, namespaces and mounts,
+ * loading kernel code (modules, BPF, kexec), keyrings, userfaultfd,
+ * io_uring, the clock. Everything else stays allowed: a deny list, not an
+ * allow list, so no rarely taken path can be killed by a syscall nobody
+ * listed. Release builds kill the process (SIGSYS); sanitizer builds
+ * answer EPERM and allow ptrace, which LeakSanitizer uses at exit. Filters
+ * are inherited, so call it after the helper is forked. 0, or a negative
+ * errno. *denied gets the number of syscalls refused. */
+int privsep_sandbox(unsigned *denied) WUR;
 /* Resolves --user NAME (or a number): uid and primary gid. -ENOENT when
  * unknown, -EPERM for uid 0. */
 int privsep_lookup_user(const char *name, uid_t *uid, gid_t *gid) WUR;

@@ -256,7 +256,7 @@ def children(pid):
 
 def check_unprivileged(node_pid):
     """The network-facing process: no root uid, no capability in any thread or
-    set, no_new_privs; the helper: same uid, exactly the two capabilities the
+    set, no_new_privs, a seccomp filter; the helper (forked before it): same uid, exactly the two capabilities the
     request table needs. Returns (uid, helper pid)."""
     assert os.readlink(f"/proc/{node_pid}/exe").endswith("pharos-node")
     main = proc_status(node_pid)
@@ -268,6 +268,8 @@ def check_unprivileged(node_pid):
         assert int(main[k], 16) == 0, f"{k} {main[k]}"
     assert main["thread_capeff"] == {0}, main["thread_capeff"]
     assert main["NoNewPrivs"].strip() == "1"
+    # A seccomp filter (mode 2) on the network-facing process only.
+    assert main["Seccomp"].strip() == "2", main["Seccomp"]
     helpers = [c for c in children(node_pid) if open(f"/proc/{c}/comm").read().strip() == "pharos-node-pri"]
     assert len(helpers) == 1, children(node_pid)
     h = proc_status(helpers[0])
@@ -277,6 +279,7 @@ def check_unprivileged(node_pid):
         assert int(h[k], 16) == want, f"helper {k} {h[k]}"
     assert int(h["CapInh"], 16) == 0 and int(h["CapAmb"], 16) == 0
     assert h["NoNewPrivs"].strip() == "1"
+    assert h["Seccomp"].strip() == "0", h["Seccomp"]
     return uids[0], helpers[0]
 
 

@@ -1,7 +1,12 @@
 #include "support.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -138,6 +143,48 @@ static void root_is_never_the_run_user(void **state)
 	assert_int_equal(privsep_drop(0, 0), -EPERM);
 }
 
+/* The child: sandboxed, ordinary work goes on; every forbidden call fails
+ * (EPERM under sanitizers) or kills it (SIGSYS in release builds). Exit
+ * codes: 42 all refused, 10+ which step misbehaved. */
+static void sandboxed_child(void)
+{
+	unsigned denied = 0;
+	if (privsep_sandbox(&denied) < 0 || denied < 30)
+		_exit(10);
+	int fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || s < 0 || write(fd, "x", 1) != 1)
+		_exit(11);
+	close(fd);
+	close(s);
+	if (unshare(CLONE_NEWUSER) == 0 || errno != EPERM)
+		_exit(12);
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	if (clock_settime(CLOCK_REALTIME, &ts) == 0 || errno != EPERM)
+		_exit(13);
+	char *const argv[] = { (char *)"true", NULL };
+	execve("/bin/true", argv, (char *const[]){ NULL });
+	_exit(errno == EPERM ? 42 : 14);
+}
+
+static void the_sandbox_refuses_program_execution_and_namespaces_and_keeps_the_rest(void **state)
+{
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		sandboxed_child();
+	int status = 0;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	if (WIFSIGNALED(status)) {
+		/* release build: the first forbidden call (unshare) kills */
+		assert_int_equal(WTERMSIG(status), SIGSYS);
+	} else {
+		assert_true(WIFEXITED(status));
+		assert_int_equal(WEXITSTATUS(status), 42);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -147,6 +194,7 @@ int main(void)
 		cmocka_unit_test(a_refused_request_does_nothing_and_returns_no_descriptor),
 		cmocka_unit_test(the_forked_helper_refuses_the_same_requests_over_its_socket),
 		cmocka_unit_test(root_is_never_the_run_user),
+		cmocka_unit_test(the_sandbox_refuses_program_execution_and_namespaces_and_keeps_the_rest),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
