@@ -425,11 +425,38 @@ class Lab(Services):
             if self._netns_names():
                 errors.append(f"namespaces {self._netns_names()} remain: "
                               f"{r.stdout.strip()}")
+        self.sanitizer_reports = self._scan_sanitizer_reports()
         if os.path.lexists(self.dir):
             shutil.rmtree(self.dir, ignore_errors=True)
             if os.path.lexists(self.dir):
                 errors.append(f"could not remove {self.dir}")
         return errors
+
+    # What ASan, LSan, UBSan and TSan print when they find something.
+    SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
+                         "WARNING: ThreadSanitizer")
+
+    def _scan_sanitizer_reports(self):
+        """Every log under the lab directory (spawned processes, and daemons
+        that cox installed with their own log files) that holds a sanitizer
+        report, as (path relative to the lab, excerpt). Read once every
+        process is gone, so reports printed at exit are in."""
+        found = []
+        for root, _, files in os.walk(self.dir):
+            for name in files:
+                if not name.endswith(".log"):
+                    continue
+                path = os.path.join(root, name)
+                try:
+                    with open(path, errors="replace") as f:
+                        text = f.read(8 << 20)
+                except OSError:
+                    continue
+                hits = [text.find(m) for m in self.SANITIZER_MARKERS if m in text]
+                if hits:
+                    at = min(hits)
+                    found.append((os.path.relpath(path, self.dir), text[max(0, at - 200):at + 3000]))
+        return found
 
     def _netns_names(self):
         try:

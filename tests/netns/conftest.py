@@ -114,6 +114,14 @@ def make_lab(request):
             lab.down()
         except Exception as e:          # remove the others all the same
             errors.append(e)
+        for path, excerpt in getattr(lab, "sanitizer_reports", []):
+            print(f"\n=== sanitizer report in {path} (lab {lab.id}) ===\n{excerpt}")
+            only = os.environ.get("PHAROS_SANITIZER_REPORT_ONLY")
+            if only:        # a file to collect them in, for a survey
+                with open(only, "a") as f:
+                    f.write(f"=== {request.node.nodeid}: {path}\n{excerpt}\n")
+            else:
+                errors.append(AssertionError(f"a sanitizer reported in {path}: see above"))
     if errors:
         raise errors[0]
 
