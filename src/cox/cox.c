@@ -31,8 +31,7 @@ int cox_fail(struct cox *c, const char *fmt, ...)
 const char *cox_strerror(int r)
 {
 	if (r == -EBUSY)
-		return "the store is busy: another cox process has held its write lock for 30 s (a bulk import?); "
-		       "try again when it has finished";
+		return STORE_BUSY_MESSAGE;
 	return err_str(r);
 }
 

@@ -85,6 +85,13 @@ void store_rollback(struct store *st);
 
 /* The backend's last error text, for messages ("" if none). */
 const char *store_errmsg(struct store *st);
+/* How long a write waits for another process's write lock, and what is
+ * said when that was not long enough (store_errmsg, and callers that only
+ * have -EBUSY). */
+#define STORE_BUSY_TIMEOUT_MS 30000
+#define STORE_BUSY_MESSAGE                                                                                   \
+	"the store is busy: another cox process has held its write lock for 30 s (a bulk import?); try again " \
+	"when it has finished"
 
 /* ---- admins (operators of the UI/API) ------------------------------------ */
 

@@ -4,6 +4,7 @@
  * than left in a free page, and a busy timeout so two cox processes queue
  * instead of failing. */
 #include "store/store_backend.h"
+#include "store/store.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -12,8 +13,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#define BUSY_TIMEOUT_MS 30000
-#define BUSY_TIMEOUT_TEXT "30 s"
 
 static int map(int rc)
 {
@@ -65,7 +64,7 @@ static int exec_patiently(sqlite3 *db, const char *sql)
 	int rc;
 	for (int waited = 0;; waited += 10) {
 		rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
-		if ((rc & 0xff) != SQLITE_BUSY || waited >= BUSY_TIMEOUT_MS)
+		if ((rc & 0xff) != SQLITE_BUSY || waited >= STORE_BUSY_TIMEOUT_MS)
 			return rc;
 		sqlite3_sleep(10);
 	}
@@ -91,7 +90,7 @@ static int lite_open(const char *path, void **out, char *err, size_t errlen)
 		return map(rc);
 	}
 	sqlite3_extended_result_codes(db, 1);
-	sqlite3_busy_timeout(db, BUSY_TIMEOUT_MS);
+	sqlite3_busy_timeout(db, STORE_BUSY_TIMEOUT_MS);
 	static const char *const pragmas[] = {
 		"PRAGMA journal_mode=WAL",
 		"PRAGMA synchronous=FULL",
@@ -231,8 +230,7 @@ static int lite_rollback(void *db)
 static const char *lite_errmsg(void *db)
 {
 	if (db && (sqlite3_errcode(db) & 0xff) == SQLITE_BUSY)
-		return "the store is busy: another cox process has held its write lock for " BUSY_TIMEOUT_TEXT
-		       " (a bulk import?); try again when it has finished";
+		return STORE_BUSY_MESSAGE;
 	return db ? sqlite3_errmsg(db) : "";
 }
 

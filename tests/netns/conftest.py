@@ -56,9 +56,8 @@ def pytest_runtest_makereport(item, call):
     rep = outcome.get_result()
     # In CI (scripts/deps installed every peer and tool) a skip would hide a
     # missing dependency or a failed interop build: it fails instead.
-    if rep.skipped and os.environ.get("CI") and not hasattr(rep, "wasxfail"):
-        rep.outcome = "failed"
-        rep.longrepr = f"skipped in CI, where nothing may be: {rep.longrepr}"
+    if not hasattr(rep, "wasxfail"):
+        _fail_skip_in_ci(rep)
     setattr(item, f"_lab_rep_{rep.when}", rep)
 
 
@@ -67,7 +66,10 @@ def pytest_make_collect_report(collector):
     # The same for a whole module skipped while it is collected (an
     # importorskip of a missing client library): in CI that is a failure.
     outcome = yield
-    rep = outcome.get_result()
+    _fail_skip_in_ci(outcome.get_result())
+
+
+def _fail_skip_in_ci(rep):
     if rep.skipped and os.environ.get("CI"):
         rep.outcome = "failed"
         rep.longrepr = f"skipped in CI, where nothing may be: {rep.longrepr}"
